@@ -1,0 +1,130 @@
+// Local filesystem store: keys are paths under a root folder; writes go to a hidden temporary
+// file first and are renamed into place, so a reader never sees half a file.
+import { promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { StorageError, type ObjectInfo, type Store } from './store.js';
+
+function byteCompare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+function wrap(err: unknown, what: string): StorageError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return new StorageError('not_found', `${what}: no such file or folder`, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM') return new StorageError('access_denied', `${what}: permission denied`, { cause: err });
+  return new StorageError('io', `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+export class LocalStore implements Store {
+  readonly remote = false;
+  constructor(readonly root: string) {}
+
+  private abs(key: string): string {
+    return key === '' ? this.root : path.join(this.root, ...key.split('/'));
+  }
+
+  uriOf(key: string): string {
+    return this.abs(key);
+  }
+
+  sub(sub: string): Store {
+    return new LocalStore(this.abs(sub.replace(/^\/+|\/+$/g, '')));
+  }
+
+  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+    const start = this.abs(prefix.replace(/\/+$/, ''));
+    let st;
+    try {
+      st = await fs.stat(start);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw wrap(err, start);
+    }
+    if (st.isFile()) {
+      yield { key: prefix, size: st.size };
+      return;
+    }
+    yield* this.walk(start, prefix.replace(/\/+$/, ''));
+  }
+
+  // Depth-first walk whose entries sort as full keys would (a folder name sorts as `name/`),
+  // so the order equals S3's byte-wise key order without holding the whole listing.
+  private async *walk(dir: string, keyPrefix: string): AsyncIterable<ObjectInfo> {
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      throw wrap(err, dir);
+    }
+    const items = entries
+      .filter((e) => e.isDirectory() || e.isFile() || e.isSymbolicLink())
+      .map((e) => ({ e, sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
+      .sort((a, b) => byteCompare(a.sortKey, b.sortKey));
+    for (const { e } of items) {
+      const key = keyPrefix ? `${keyPrefix}/${e.name}` : e.name;
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        yield* this.walk(full, key);
+      } else {
+        let size = 0;
+        try {
+          const st = await fs.stat(full);
+          if (st.isDirectory()) {
+            yield* this.walk(full, key);
+            continue;
+          }
+          size = st.size;
+        } catch {
+          size = -1; // dangling link or unreadable: listed, and reading it reports why
+        }
+        yield { key, size };
+      }
+    }
+  }
+
+  async read(key: string): Promise<Buffer> {
+    try {
+      return await fs.readFile(this.abs(key));
+    } catch (err) {
+      throw wrap(err, this.abs(key));
+    }
+  }
+
+  async write(key: string, data: Uint8Array | string): Promise<void> {
+    const target = this.abs(key);
+    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.writeFile(tmp, data);
+      await fs.rename(tmp, target);
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw wrap(err, target);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await fs.access(this.abs(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    const target = this.abs(prefix.replace(/\/+$/, ''));
+    try {
+      if (target === this.root && prefix === '') {
+        // Keep the root folder itself; remove what is inside.
+        for (const name of await fs.readdir(target)) await fs.rm(path.join(target, name), { recursive: true, force: true });
+      } else {
+        await fs.rm(target, { recursive: true, force: true });
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw wrap(err, target);
+    }
+  }
+}

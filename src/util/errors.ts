@@ -1,0 +1,13 @@
+// An error meant for the user: the CLI prints its message as one line and exits non-zero,
+// without a stack trace.
+export class UserError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UserError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
