@@ -1,0 +1,102 @@
+import type { Command } from 'commander';
+import { resolveModel } from '../model/resolve.js';
+import { openStore } from '../storage/open.js';
+import { LocalRunner } from '../runner/local.js';
+import { featurizeJob, type FeaturizeSummary } from '../pipeline/featurize.js';
+import { DEFAULT_MAX_PIXELS } from '../decode/decode.js';
+import { createProgress } from '../util/progress.js';
+import type { Logger } from '../util/logger.js';
+import { flag, optionalFlag, parseFlag, poolSize } from './options.js';
+
+export const DEFAULTS = { batchSize: 16, partitionSize: 1024 };
+
+export function addModelOptions(cmd: Command): Command {
+  return cmd
+    .option('--model <file|id>', 'ONNX model file, or a known model id (default: mobilenet_v2_1.0_224 from FRUITS_MODEL_DIR or the cache, else mobilenetv2-7 downloaded)')
+    .option('--model-spec <file.json>', 'JSON spec of a model the registry does not know (input, normalisation, feature tensor)')
+    .option('--device <cpu|cuda>', 'execution provider (cuda needs the CUDA build of ONNX Runtime)', 'cpu');
+}
+
+export function addPoolOptions(cmd: Command): Command {
+  return cmd
+    .option('--workers <n>', 'worker processes (default: one per core)')
+    .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers)');
+}
+
+export function featurizeOptionsOf(o: Record<string, unknown>) {
+  return {
+    batchSize: parseFlag(flag.positiveInt, o.batchSize ?? String(DEFAULTS.batchSize), '--batch-size'),
+    partitionSize: parseFlag(flag.positiveInt, o.partitionSize ?? String(DEFAULTS.partitionSize), '--partition-size'),
+    limit: optionalFlag(flag.positiveInt, o.limit, '--limit'),
+    maxPixels: parseFlag(flag.positiveInt, o.maxPixels ?? String(DEFAULT_MAX_PIXELS), '--max-pixels'),
+    maxRejectRatio: optionalFlag(flag.ratio, o.maxRejectRatio, '--max-reject-ratio'),
+    device: parseFlag(flag.device, o.device ?? 'cpu', '--device'),
+  };
+}
+
+export function addFeaturizeOptions(cmd: Command): Command {
+  return cmd
+    .option('--batch-size <n>', `images per inference call (default ${DEFAULTS.batchSize})`)
+    .option('--partition-size <n>', `images per partition / part file (default ${DEFAULTS.partitionSize})`)
+    .option('--limit <n>', 'only the first n images of the listing')
+    .option('--max-pixels <n>', `reject images with more pixels than this (default ${DEFAULT_MAX_PIXELS})`)
+    .option('--max-reject-ratio <r>', 'exit non-zero (and write no _SUCCESS) when more than this share of images is rejected');
+}
+
+export function printFeaturizeSummary(s: FeaturizeSummary, json: boolean): void {
+  if (json) {
+    const { manifest: _m, ...rest } = s;
+    process.stdout.write(`${JSON.stringify(rest)}\n`);
+    return;
+  }
+  const resumed = s.resumedPartitions ? ` (${s.resumedPartitions} of ${s.partitions} partitions resumed)` : '';
+  process.stdout.write(
+    `featurized ${s.rows} images, ${s.rejects} rejected, ${s.labels} labels, ${s.partitions} partitions → ${s.output}\n` +
+      `${s.seconds.toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s${resumed}\n`,
+  );
+}
+
+export function registerFeaturize(program: Command, log: () => Logger): void {
+  const cmd = program
+    .command('featurize')
+    .description('featurize a folder (or s3:// prefix) of images into a Parquet dataset of MobileNetV2 features')
+    .argument('<input>', 'folder or s3://bucket/prefix with <label>/<image> files (searched recursively)')
+    .argument('<output>', 'dataset folder or s3:// prefix to write (part-*.parquet, _manifest.json, _rejects.csv, _SUCCESS)')
+    .option('--overwrite', 'replace a previous output instead of resuming it')
+    .option('--json', 'print the summary as JSON')
+    .option('--quiet', 'no progress display');
+  addFeaturizeOptions(addPoolOptions(addModelOptions(cmd)));
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  $ fruits featurize ../shared/data/fruits360-mini/Test out/features
+  $ fruits featurize photos/ s3://my-bucket/features --workers 2 --batch-size 32
+  $ fruits featurize photos/ out --model resnet50.onnx --model-spec resnet50.json`,
+  );
+  cmd.action(async (inputArg: string, outputArg: string, o: Record<string, unknown>) => {
+    const opts = featurizeOptionsOf(o);
+    const pool = poolSize(o.workers, o.threads);
+    const input = openStore(inputArg);
+    const output = openStore(outputArg);
+    const logger = log();
+    const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
+    logger.info(`model ${model.spec.id} (${model.sha256.slice(0, 12)}…), ${pool.workers} workers × ${pool.threadsPerWorker} threads`);
+    const runner = new LocalRunner({ ...pool, device: opts.device });
+    try {
+      const summary = await featurizeJob({
+        input,
+        output,
+        model,
+        ...opts,
+        overwrite: Boolean(o.overwrite),
+        runner,
+        progress: createProgress({ unit: 'images', quiet: Boolean(o.quiet) }),
+        log: logger,
+      });
+      printFeaturizeSummary(summary, Boolean(o.json));
+    } finally {
+      await runner.close();
+    }
+  });
+}

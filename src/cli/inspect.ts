@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { openStore } from '../storage/open.js';
+import { MANIFEST, REJECTS, SUCCESS, readJson } from '../sink/dataset.js';
+import { listPartFiles, readPart, readStringColumn } from '../sink/read-dataset.js';
+import { UserError } from '../util/errors.js';
+import { flag, parseFlag } from './options.js';
+
+export interface InspectReport {
+  location: string;
+  complete: boolean;
+  format?: string;
+  model?: { id: string; sha256: string };
+  parts: number;
+  rows: number;
+  schema: { name: string; type: string }[];
+  featureDim: number;
+  rowsPerLabel: Record<string, number>;
+  rejects: { total: number; byReason: Record<string, number> };
+  firstRows: { path: string; label: string; features: number[] }[];
+}
+
+export async function inspectDataset(location: string, head: number): Promise<InspectReport> {
+  const store = openStore(location);
+  const parts = await listPartFiles(store);
+  const manifest = await readJson<{ format?: string; config?: { model?: { id: string; sha256: string } }; columns?: { name: string; type: string }[] }>(store, MANIFEST);
+  if (parts.length === 0 && !manifest) throw new UserError(`${store.root}: no dataset here (no part-*.parquet files)`);
+  const rowsPerLabel: Record<string, number> = {};
+  let rows = 0;
+  for (const key of parts) {
+    for (const l of await readStringColumn(store, key, 'label')) {
+      rowsPerLabel[l] = (rowsPerLabel[l] ?? 0) + 1;
+      rows++;
+    }
+  }
+  const first = parts.length ? await readPart(store, parts[0]) : undefined;
+  const firstRows = first
+    ? first.path.slice(0, head).map((p, i) => ({ path: p, label: first.label[i], features: Array.from(first.features.subarray(i * first.dim, (i + 1) * first.dim)) }))
+    : [];
+  const byReason: Record<string, number> = {};
+  let total = 0;
+  if (await store.exists(REJECTS)) {
+    const lines = (await store.read(REJECTS)).toString('utf8').trim().split('\n').slice(1).filter(Boolean);
+    for (const line of lines) {
+      // The reason is the last field; its kind is the text before the first ':'.
+      const reason = line.slice(line.lastIndexOf(',') + 1).replace(/^"|"$/g, '');
+      const kind = reason.split(':')[0];
+      byReason[kind] = (byReason[kind] ?? 0) + 1;
+      total++;
+    }
+  }
+  return {
+    location: store.root,
+    complete: await store.exists(SUCCESS),
+    format: manifest?.format,
+    model: manifest?.config?.model ? { id: manifest.config.model.id, sha256: manifest.config.model.sha256 } : undefined,
+    parts: parts.length,
+    rows,
+    schema: manifest?.columns ?? [],
+    featureDim: first?.dim ?? 0,
+    rowsPerLabel: Object.fromEntries(Object.entries(rowsPerLabel).sort(([a], [b]) => (a < b ? -1 : 1))),
+    rejects: { total, byReason },
+    firstRows,
+  };
+}
+
+function printInspect(r: InspectReport, head: number): void {
+  const out: string[] = [];
+  out.push(`${r.location}  ${r.complete ? 'complete (_SUCCESS)' : 'INCOMPLETE (no _SUCCESS)'}${r.format ? `  ${r.format}` : ''}`);
+  if (r.model) out.push(`model: ${r.model.id} (sha256 ${r.model.sha256.slice(0, 12)}…)`);
+  out.push(`parts: ${r.parts}   rows: ${r.rows}   labels: ${Object.keys(r.rowsPerLabel).length}   feature dim: ${r.featureDim}`);
+  out.push('schema:');
+  for (const c of r.schema) out.push(`  ${c.name.padEnd(10)} ${c.type}`);
+  out.push('rows per label:');
+  const labels = Object.entries(r.rowsPerLabel);
+  const width = Math.max(...labels.map(([l]) => l.length), 5);
+  for (const [l, c] of labels) out.push(`  ${l.padEnd(width)} ${String(c).padStart(7)}`);
+  out.push(`rejects: ${r.rejects.total}${r.rejects.total ? ` (${Object.entries(r.rejects.byReason).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}`);
+  out.push(`first ${Math.min(head, r.firstRows.length)} rows:`);
+  for (const row of r.firstRows) {
+    const preview = row.features.slice(0, 6).map((v) => v.toFixed(4)).join(', ');
+    out.push(`  ${row.label} | ${row.path} | [${preview}${row.features.length > 6 ? ', …' : ''}] (${row.features.length})`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('show a dataset: schema, row count, rows per label, rejects, first rows')
+    .argument('<dataset>', 'a features or reduced dataset folder / s3:// prefix')
+    .option('--head <n>', 'how many first rows to show', '5')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExamples:\n  $ fruits inspect out/features\n  $ fruits inspect s3://my-bucket/results/features --json')
+    .action(async (location: string, o: { head: string; json?: boolean }) => {
+      const head = parseFlag(flag.nonNegativeInt, o.head, '--head');
+      const report = await inspectDataset(location, head);
+      if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else printInspect(report, head);
+    });
+}

@@ -1,0 +1,257 @@
+// The featurize job: list → partition → featurize tasks on a runner → manifest, rejects,
+// _SUCCESS. Resumable: a partition whose part and summary exist with the same fingerprint is
+// not run again.
+import sharp from 'sharp';
+import { listImages, type ImageRef } from '../source/listing.js';
+import { partFileName, planPartitions, type Partition } from '../source/partition.js';
+import { MANIFEST, REJECTS, SUCCESS, checkOutputLocation, readJson, sidecarKey, toCsv, writeJson } from '../sink/dataset.js';
+import { FEATURES_FORMAT, configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';
+import type { Store } from '../storage/store.js';
+import type { ResolvedModel } from '../model/resolve.js';
+import type { FeaturizeResult, FeaturizeTask } from '../tasks/featurize-partition.js';
+import type { Task } from '../tasks/index.js';
+import type { Runner } from '../runner/runner.js';
+import type { Progress } from '../util/progress.js';
+import type { Logger } from '../util/logger.js';
+import { UserError } from '../util/errors.js';
+import { SOFTWARE } from '../version.js';
+
+export interface FeaturizeJobOptions {
+  input: Store;
+  output: Store;
+  model: ResolvedModel;
+  batchSize: number;
+  partitionSize: number;
+  limit?: number;
+  maxPixels: number;
+  overwrite: boolean;
+  /** Fail (non-zero exit, no _SUCCESS) when rejects / listed exceeds this. */
+  maxRejectRatio?: number;
+  runner: Runner;
+  progress: Progress;
+  log: Logger;
+}
+
+export interface FeaturizeSummary {
+  output: string;
+  listed: number;
+  rows: number;
+  rejects: number;
+  labels: number;
+  partitions: number;
+  resumedPartitions: number;
+  seconds: number;
+  imagesPerSecond: number;
+  manifest: FeaturesManifest;
+}
+
+export class TooManyRejectsError extends UserError {
+  constructor(readonly summary: FeaturizeSummary, ratio: number, limit: number) {
+    super(`${summary.rejects} of ${summary.listed} images rejected (${(ratio * 100).toFixed(1)}% > --max-reject-ratio ${limit}); see ${summary.output}/${REJECTS}`);
+  }
+}
+
+export function preprocessingOf(model: ResolvedModel, maxPixels: number): Record<string, string | number> {
+  const { width, height, layout } = model.spec.input;
+  return {
+    decoder: `sharp ${sharp.versions.sharp ?? ''} / libvips ${sharp.versions.vips}`.trim(),
+    orientation: 'EXIF orientation applied',
+    colour: 'any colour space, alpha (flattened on white), bit depth or palette → 8-bit sRGB',
+    resize: `bilinear (half-pixel centres) to ${width}×${height}, aspect ratio not kept, in ONNX Runtime; photos over 2× that area are first shrunk by sharp (lanczos3)`,
+    normalize: JSON.stringify(model.spec.normalize),
+    layout,
+    maxPixels,
+  };
+}
+
+async function* tap<T>(source: AsyncIterable<T>, onItem: (item: T) => void): AsyncIterable<T> {
+  for await (const item of source) {
+    onItem(item);
+    yield item;
+  }
+}
+
+export async function featurizeJob(opts: FeaturizeJobOptions): Promise<FeaturizeSummary> {
+  const t0 = performance.now();
+  const { input, output, model, log } = opts;
+
+  // Input first: a missing folder or one without images is one clear line, and nothing is written.
+  const first = await listImages(input, { limit: 1 })[Symbol.asyncIterator]().next();
+  if (first.done) {
+    let anything = false;
+    for await (const _ of input.list('')) {
+      anything = true;
+      break;
+    }
+    throw new UserError(anything ? `input ${input.root}: no images (.jpg, .jpeg, .png, .webp) found` : `input ${input.root}: no such folder, or it is empty`);
+  }
+
+  const config: JobConfig = {
+    input: input.root,
+    partitionSize: opts.partitionSize,
+    limit: opts.limit ?? null,
+    maxPixels: opts.maxPixels,
+    model: { id: model.spec.id, sha256: model.sha256, spec: model.spec },
+    preprocessing: preprocessingOf(model, opts.maxPixels),
+  };
+
+  const state = await checkOutputLocation(output, FEATURES_FORMAT);
+  let previous: FeaturesManifest | undefined;
+  if (state === 'previous') {
+    if (opts.overwrite) {
+      log.info(`--overwrite: removing the previous output in ${output.root}`);
+      await output.deletePrefix('');
+    } else {
+      previous = await readFeaturesManifest(output);
+      const diff = previous && configDifference(previous.config, config);
+      if (diff) throw new UserError(`output ${output.root} holds a run with other settings (${diff}); pass --overwrite to replace it, or choose another output`);
+    }
+  }
+
+  const now = new Date().toISOString();
+  const columns = [
+    { name: 'path', type: 'string' },
+    { name: 'label', type: 'string' },
+    { name: 'features', type: `list<float32>[${model.spec.feature.dim}]` },
+    { name: 'width', type: 'int32' },
+    { name: 'height', type: 'int32' },
+    { name: 'sha256', type: 'string' },
+  ];
+  const manifest: FeaturesManifest = {
+    format: FEATURES_FORMAT,
+    formatVersion: 1,
+    status: 'running',
+    software: SOFTWARE,
+    createdAt: previous?.createdAt ?? now,
+    updatedAt: now,
+    output: output.root,
+    config,
+    featureDim: model.spec.feature.dim,
+    columns,
+  };
+  // From here on the dataset is being changed: it is not complete until _SUCCESS comes back.
+  await output.deletePrefix(SUCCESS);
+  await writeJson(output, MANIFEST, manifest);
+
+  const metadata: Record<string, string> = {
+    'fruits.format': FEATURES_FORMAT,
+    'fruits.model_id': model.spec.id,
+    'fruits.model_sha256': model.sha256,
+    'fruits.feature_dim': String(model.spec.feature.dim),
+    'fruits.preprocessing': JSON.stringify(config.preprocessing),
+    'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
+  };
+  const modelRef = { spec: model.spec, sha256: model.sha256, path: model.path };
+
+  const results: FeaturizeResult[] = [];
+  let listed = 0;
+  let resumed = 0;
+  let resumedImages = 0; // processed by an earlier run: not part of this run's rate
+  const images = tap(listImages(input, { limit: opts.limit }), () => listed++);
+
+  // Counting runs beside the work so the progress display gets a total (and an ETA) early.
+  void (async () => {
+    let total = 0;
+    for await (const _ of listImages(input, { limit: opts.limit })) total++;
+    opts.progress.setTotal(total);
+  })().catch(() => undefined);
+
+  const isDone = async (p: Partition): Promise<FeaturizeResult | undefined> => {
+    if (!previous) return undefined;
+    const file = partFileName(p.index);
+    const summary = await readJson<FeaturizeResult>(output, sidecarKey(file)).catch(() => undefined);
+    if (summary?.fingerprint !== p.fingerprint || !(await output.exists(file))) return undefined;
+    return summary;
+  };
+
+  let partitions = 0;
+  async function* tasks(): AsyncIterable<Task> {
+    for await (const p of planPartitions(images, opts.partitionSize)) {
+      partitions++;
+      const done = await isDone(p);
+      if (done) {
+        resumed++;
+        resumedImages += p.images.length;
+        results.push(done);
+        opts.progress.tick(p.images.length);
+        continue;
+      }
+      const task: FeaturizeTask = {
+        kind: 'featurize',
+        input: input.root,
+        output: output.root,
+        partition: p,
+        model: modelRef,
+        batchSize: opts.batchSize,
+        maxPixels: opts.maxPixels,
+        metadata,
+      };
+      yield task;
+    }
+  }
+
+  opts.progress.stage('featurize', undefined, 'images');
+  await opts.runner.run(tasks(), {
+    onProgress: (n) => opts.progress.tick(n),
+    onResult: (r) => {
+      results.push(r);
+    },
+  });
+  opts.progress.stop();
+  if (resumed > 0) log.info(`resumed: ${resumed} of ${partitions} partitions were already complete`);
+
+  results.sort((a, b) => a.index - b.index);
+  await removeStaleParts(output, partitions);
+
+  const rowsPerLabel: Record<string, number> = {};
+  for (const r of results) for (const [l, c] of Object.entries(r.labels)) rowsPerLabel[l] = (rowsPerLabel[l] ?? 0) + c;
+  const sortedLabels = Object.fromEntries(Object.entries(rowsPerLabel).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const rejects = results.flatMap((r) => r.rejects);
+  await output.write(REJECTS, toCsv(['path', 'label', 'reason'], rejects.map((r) => [r.path, r.label, r.reason])));
+
+  const seconds = (performance.now() - t0) / 1000;
+  const rows = results.reduce((s, r) => s + r.rows, 0);
+  const sum = (k: 'read' | 'decode' | 'infer' | 'write') => results.reduce((s, r) => s + r.seconds[k], 0);
+  const ratio = listed === 0 ? 0 : rejects.length / listed;
+  const tooMany = opts.maxRejectRatio !== undefined && ratio > opts.maxRejectRatio;
+  const finished: FeaturesManifest = {
+    ...manifest,
+    status: tooMany ? 'too_many_rejects' : 'complete',
+    updatedAt: new Date().toISOString(),
+    counts: { listed, rows, rejects: rejects.length, labels: Object.keys(rowsPerLabel).length, partitions },
+    rowsPerLabel: sortedLabels,
+    partitions: results.map((r) => ({ index: r.index, file: r.file, rows: r.rows, rejects: r.rejects.length, fingerprint: r.fingerprint, bytes: r.bytes })),
+    timings: {
+      seconds,
+      imagesPerSecond: (listed - resumedImages) / seconds,
+      resumedPartitions: resumed,
+      taskSeconds: { read: sum('read'), decode: sum('decode'), infer: sum('infer'), write: sum('write') },
+    },
+  };
+  await writeJson(output, MANIFEST, finished);
+  const summary: FeaturizeSummary = {
+    output: output.root,
+    listed,
+    rows,
+    rejects: rejects.length,
+    labels: Object.keys(rowsPerLabel).length,
+    partitions,
+    resumedPartitions: resumed,
+    seconds,
+    imagesPerSecond: finished.timings!.imagesPerSecond,
+    manifest: finished,
+  };
+  if (tooMany) throw new TooManyRejectsError(summary, ratio, opts.maxRejectRatio!);
+  await output.write(SUCCESS, '');
+  return summary;
+}
+
+/** Parts left from an earlier, larger listing would add rows that are no longer in the input. */
+async function removeStaleParts(output: Store, partitions: number): Promise<void> {
+  const stale: string[] = [];
+  for await (const obj of output.list('')) {
+    const m = /^(?:_parts\/)?part-(\d{5,})\.(parquet|json)$/.exec(obj.key);
+    if (m && Number(m[1]) >= partitions) stale.push(obj.key);
+  }
+  for (const key of stale) await output.deletePrefix(key);
+}

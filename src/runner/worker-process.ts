@@ -1,0 +1,27 @@
+// Entry point of a local worker process: receives tasks over IPC, runs them with a context that
+// keeps one model session for the life of the process, and reports progress and results.
+import sharp from 'sharp';
+import { createTaskContext } from '../tasks/context.js';
+import { runTask, type Task } from '../tasks/index.js';
+import type { Device } from '../model/featurizer.js';
+
+type Inbound = { type: 'task'; id: number; task: Task };
+
+const threads = Number(process.env.FRUITS_WORKER_THREADS ?? '1');
+const device = (process.env.FRUITS_DEVICE ?? 'cpu') as Device;
+// libvips threads per image: one, since images are decoded concurrently instead.
+sharp.concurrency(1);
+
+let current = 0;
+const ctx = createTaskContext({ threads, device }, (items) => process.send?.({ type: 'progress', id: current, items }));
+
+process.on('message', (msg: Inbound) => {
+  if (msg.type !== 'task') return;
+  current = msg.id;
+  runTask(msg.task, ctx).then(
+    (result) => process.send?.({ type: 'result', id: msg.id, result }),
+    (err: unknown) => process.send?.({ type: 'error', id: msg.id, message: (err as Error)?.message ?? String(err) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
+process.send?.({ type: 'ready' });

@@ -1,0 +1,44 @@
+// Lists the images under an input location: recursive, by extension (any case), in byte-wise
+// key order (the same on a folder and on S3), label = the name of the image's parent folder.
+import type { Store } from '../storage/store.js';
+
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'] as const;
+
+export interface ImageRef {
+  /** Key relative to the input root, '/'-separated: the `path` column. */
+  key: string;
+  label: string;
+  size: number;
+}
+
+export function isImageKey(key: string): boolean {
+  const lower = key.toLowerCase();
+  return IMAGE_EXTENSIONS.some((ext) => lower.endsWith(ext));
+}
+
+/** Hidden files and folders (`.DS_Store`, `.ipynb_checkpoints/…`, our own temporaries) are not data. */
+export function isHiddenKey(key: string): boolean {
+  return key.split('/').some((part) => part.startsWith('.'));
+}
+
+/** The parent folder's name; an image at the root takes the root folder's own name. */
+export function labelOf(key: string, rootName: string): string {
+  const parts = key.split('/');
+  return parts.length >= 2 ? parts[parts.length - 2] : rootName;
+}
+
+export function rootNameOf(root: string): string {
+  const parts = root.replace(/\/+$/, '').split(/[\\/]/);
+  return parts[parts.length - 1] || root;
+}
+
+export async function* listImages(store: Store, opts: { limit?: number } = {}): AsyncIterable<ImageRef> {
+  const rootName = rootNameOf(store.root);
+  let n = 0;
+  if (opts.limit !== undefined && opts.limit <= 0) return;
+  for await (const obj of store.list('')) {
+    if (isHiddenKey(obj.key) || !isImageKey(obj.key)) continue;
+    yield { key: obj.key, label: labelOf(obj.key, rootName), size: obj.size };
+    if (opts.limit !== undefined && ++n >= opts.limit) return;
+  }
+}
