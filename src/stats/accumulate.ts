@@ -1,0 +1,97 @@
+// Streaming accumulation of feature rows into merge-able statistics.
+import { centredCrossProduct } from './crossProduct.js';
+import { createStats, mergeInto, type FeatureStats } from './featureStats.js';
+
+/** A NaN or ±Infinity in a feature row: the featurizer produced garbage for that image. */
+export class NonFiniteFeatureError extends Error {
+  override readonly name = 'NonFiniteFeatureError';
+  constructor(
+    /** Global index of the offending row (firstRowIndex + position in the batch). */
+    readonly rowIndex: number,
+    /** The row's label from the caller's rowName(), when one was given. */
+    readonly rowName: string | undefined,
+    readonly feature: number,
+    readonly value: number,
+  ) {
+    super(
+      `non-finite feature value ${value} in row ${rowIndex}${rowName === undefined ? '' : ` (${rowName})`} at feature ${feature}`,
+    );
+  }
+}
+
+/** Maps a global row index to a human label, e.g. the image path. */
+export type RowNamer = (rowIndex: number) => string;
+
+// ~16 MiB of float32 per ORT call: large enough for GEMM efficiency, small enough to keep
+// memory flat whatever n is.
+const BATCH_ELEMENTS = 1 << 22;
+
+/**
+ * The statistics of n rows (row-major float32, n·dim values).
+ * Throws NonFiniteFeatureError naming the first row with a NaN/Inf, before any work is done.
+ */
+export async function statsOfRows(
+  rows: Float32Array,
+  n: number,
+  dim: number,
+  firstRowIndex = 0,
+  rowName?: RowNamer,
+): Promise<FeatureStats> {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`row count must be a non-negative integer, got ${n}`);
+  if (rows.length !== n * dim) {
+    throw new RangeError(`expected ${n} rows × ${dim} features = ${n * dim} values, got ${rows.length}`);
+  }
+  const out = createStats(dim);
+  if (n === 0) return out;
+  const batchRows = Math.max(1, Math.floor(BATCH_ELEMENTS / dim));
+  const batchCount = Math.ceil(n / batchRows);
+
+  // Pass 1 (cheap, JS): validate every row, min/max, per-batch sums. Nothing is merged before the
+  // whole input is known to be finite, so a bad row leaves the caller's statistics untouched.
+  const sums = new Float64Array(batchCount * dim);
+  const { min, max } = out;
+  for (let i = 0; i < n; i++) {
+    const base = i * dim;
+    const sumBase = Math.floor(i / batchRows) * dim;
+    for (let j = 0; j < dim; j++) {
+      const v = rows[base + j];
+      if (v - v !== 0) {
+        const rowIndex = firstRowIndex + i;
+        throw new NonFiniteFeatureError(rowIndex, rowName?.(rowIndex), j, v);
+      }
+      sums[sumBase + j] += v;
+      if (v < min[j]) min[j] = v;
+      if (v > max[j]) max[j] = v;
+    }
+  }
+
+  // Pass 2 (ORT, float64): centred cross-product per batch, merged with Chan's update.
+  const batch = createStats(dim);
+  for (let b = 0; b < batchCount; b++) {
+    const start = b * batchRows;
+    const count = Math.min(batchRows, n - start);
+    for (let j = 0; j < dim; j++) batch.mean[j] = sums[b * dim + j] / count;
+    batch.count = count;
+    batch.min.set(min);
+    batch.max.set(max);
+    await centredCrossProduct(rows.subarray(start * dim, (start + count) * dim), count, dim, batch.mean, batch.m2);
+    mergeInto(out, batch);
+  }
+  return out;
+}
+
+/**
+ * Adds n rows to `stats` in place. `firstRowIndex` is the global index of rows[0], used (with the
+ * optional rowName) to name the offending row in a NonFiniteFeatureError. On any error `stats`
+ * is unchanged.
+ */
+export async function accumulate(
+  stats: FeatureStats,
+  rows: Float32Array,
+  n: number,
+  firstRowIndex = 0,
+  rowName?: RowNamer,
+): Promise<void> {
+  const part = await statsOfRows(rows, n, stats.dim, firstRowIndex, rowName);
+  mergeInto(stats, part);
+}

@@ -1,0 +1,105 @@
+// Merge-able summary statistics of a set of d-dimensional feature vectors: everything PCA needs,
+// computed once per partition and combined in any order (sequentially or as a tree).
+//
+// The cross-product is kept centred (m2 = Σ (x − mean)(x − mean)ᵀ) and merged with the pairwise
+// update of Chan, Golub & LeVeque, which stays accurate when the mean is large compared with the
+// spread (ReLU6 features are all non-negative): the raw Σ xxᵀ − n·mean·meanᵀ would cancel badly.
+
+export interface FeatureStats {
+  readonly dim: number;
+  /** Number of rows seen (a float64 integer, exact up to 2^53). */
+  count: number;
+  /** Per-feature mean (length dim; zeros while count = 0). */
+  mean: Float64Array;
+  /** Centred cross-product Σ (x − mean)(x − mean)ᵀ, full symmetric dim×dim, row-major. */
+  m2: Float64Array;
+  /** Per-feature minimum and maximum (+Inf / −Inf while count = 0). */
+  min: Float64Array;
+  max: Float64Array;
+}
+
+export function createStats(dim: number): FeatureStats {
+  if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`feature dimension must be a positive integer, got ${dim}`);
+  return {
+    dim,
+    count: 0,
+    mean: new Float64Array(dim),
+    m2: new Float64Array(dim * dim),
+    min: new Float64Array(dim).fill(Infinity),
+    max: new Float64Array(dim).fill(-Infinity),
+  };
+}
+
+export function cloneStats(s: FeatureStats): FeatureStats {
+  return { dim: s.dim, count: s.count, mean: s.mean.slice(), m2: s.m2.slice(), min: s.min.slice(), max: s.max.slice() };
+}
+
+/** Adds `src` into `target` in place (Chan et al. pairwise update). */
+export function mergeInto(target: FeatureStats, src: FeatureStats): void {
+  if (target.dim !== src.dim) {
+    throw new Error(`cannot merge feature statistics of dimension ${src.dim} into dimension ${target.dim}`);
+  }
+  if (src.count === 0) return;
+  const d = target.dim;
+  const na = target.count;
+  const nb = src.count;
+  const n = na + nb;
+  if (na === 0) {
+    target.count = nb;
+    target.mean.set(src.mean);
+    target.m2.set(src.m2);
+    target.min.set(src.min);
+    target.max.set(src.max);
+    return;
+  }
+  const delta = new Float64Array(d);
+  for (let j = 0; j < d; j++) delta[j] = src.mean[j] - target.mean[j];
+  const w = (na * nb) / n;
+  const m2 = target.m2;
+  const m2b = src.m2;
+  for (let i = 0; i < d; i++) {
+    const wdi = w * delta[i];
+    const row = i * d;
+    for (let j = 0; j < d; j++) m2[row + j] += m2b[row + j] + wdi * delta[j];
+  }
+  const fb = nb / n;
+  for (let j = 0; j < d; j++) {
+    target.mean[j] += delta[j] * fb;
+    if (src.min[j] < target.min[j]) target.min[j] = src.min[j];
+    if (src.max[j] > target.max[j]) target.max[j] = src.max[j];
+  }
+  target.count = n;
+}
+
+/** The statistics of the union of the two row sets (inputs are left untouched). */
+export function mergeStats(a: FeatureStats, b: FeatureStats): FeatureStats {
+  const out = cloneStats(a);
+  mergeInto(out, b);
+  return out;
+}
+
+/** Merges many partial statistics as a balanced tree (rounding error grows with log(parts)). */
+export function mergeAll(parts: readonly FeatureStats[]): FeatureStats {
+  if (parts.length === 0) throw new Error('mergeAll needs at least one partial statistics object');
+  let level = parts.map(cloneStats);
+  while (level.length > 1) {
+    const next: FeatureStats[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      const a = level[i];
+      const b = level[i + 1];
+      if (b) mergeInto(a, b);
+      next.push(a);
+    }
+    level = next;
+  }
+  return level[0];
+}
+
+/** Sample covariance (n − 1 denominator, as scikit-learn's PCA), full symmetric dim×dim. */
+export function covariance(s: FeatureStats): Float64Array {
+  if (s.count < 2) throw new Error(`covariance needs at least 2 rows, the statistics hold ${s.count}`);
+  const inv = 1 / (s.count - 1);
+  const c = new Float64Array(s.m2.length);
+  for (let i = 0; i < c.length; i++) c[i] = s.m2[i] * inv;
+  return c;
+}
