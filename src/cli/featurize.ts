@@ -43,10 +43,20 @@ export function addFeaturizeOptions(cmd: Command): Command {
     .option('--max-reject-ratio <r>', 'exit non-zero (and write no _SUCCESS) when more than this share of images is rejected');
 }
 
-export function printFeaturizeSummary(s: FeaturizeSummary, json: boolean): void {
+export interface MemoryUse {
+  /** Peak resident set of this (coordinating) process and of each worker process, bytes. */
+  coordinatorPeakRss: number;
+  workerPeakRss: number[];
+}
+
+export function memoryUse(runner: LocalRunner): MemoryUse {
+  return { coordinatorPeakRss: process.resourceUsage().maxRSS * 1024, workerPeakRss: [...runner.peakRssBytes] };
+}
+
+export function printFeaturizeSummary(s: FeaturizeSummary, json: boolean, memory?: MemoryUse): void {
   if (json) {
     const { manifest: _m, ...rest } = s;
-    process.stdout.write(`${JSON.stringify(rest)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...rest, memory })}\n`);
     return;
   }
   const resumed = s.resumedPartitions ? ` (${s.resumedPartitions} of ${s.partitions} partitions resumed)` : '';
@@ -83,8 +93,9 @@ Examples:
     const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
     logger.info(`model ${model.spec.id} (${model.sha256.slice(0, 12)}…), ${pool.workers} workers × ${pool.threadsPerWorker} threads`);
     const runner = new LocalRunner({ ...pool, device: opts.device });
+    let summary: FeaturizeSummary;
     try {
-      const summary = await featurizeJob({
+      summary = await featurizeJob({
         input,
         output,
         model,
@@ -94,9 +105,9 @@ Examples:
         progress: createProgress({ unit: 'images', quiet: Boolean(o.quiet) }),
         log: logger,
       });
-      printFeaturizeSummary(summary, Boolean(o.json));
     } finally {
       await runner.close();
     }
+    printFeaturizeSummary(summary, Boolean(o.json), memoryUse(runner));
   });
 }

@@ -11,6 +11,8 @@ const threads = Number(process.env.FRUITS_WORKER_THREADS ?? '1');
 const device = (process.env.FRUITS_DEVICE ?? 'cpu') as Device;
 // libvips threads per image: one, since images are decoded concurrently instead.
 sharp.concurrency(1);
+// Every image is decoded once: libvips' operation cache would only hold memory.
+sharp.cache(false);
 
 let current = 0;
 const ctx = createTaskContext({ threads, device }, (items) => process.send?.({ type: 'progress', id: current, items }));

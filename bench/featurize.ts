@@ -1,0 +1,73 @@
+// Featurize benchmark: end-to-end images/s against the raw inference ceiling of the same model
+// with the same thread settings, measured in one run, and peak memory at N and 4N images.
+import os from 'node:os';
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { cli, modelDir, repeatedDataset, runNode, repoRoot } from './util.js';
+
+export interface FeaturizeBenchOptions {
+  images: number;
+  workers: number;
+  threads: number;
+  batchSize: number;
+  rawSeconds: number;
+}
+
+async function rawInference(o: FeaturizeBenchOptions): Promise<number> {
+  const script = path.join(repoRoot, 'dist', 'bench', 'raw-infer.js');
+  const runs = await Promise.all(
+    Array.from({ length: o.workers }, () =>
+      runNode([script, String(o.batchSize), String(o.rawSeconds)], { FRUITS_WORKER_THREADS: String(o.threads), FRUITS_MODEL_DIR: modelDir }),
+    ),
+  );
+  let rate = 0;
+  for (const r of runs) {
+    if (r.code !== 0) throw new Error(`raw inference failed: ${r.stderr}`);
+    const { images, seconds } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { images: number; seconds: number };
+    rate += images / seconds;
+  }
+  return rate;
+}
+
+async function endToEnd(o: FeaturizeBenchOptions, images: number) {
+  const data = await repeatedDataset(images);
+  const out = path.join(os.tmpdir(), `fruits-bench-out-${images}`);
+  await fs.rm(out, { recursive: true, force: true });
+  const r = await runNode(
+    [cli, 'featurize', data, out, '--json', '--quiet', '--workers', String(o.workers), '--threads', String(o.threads), '--batch-size', String(o.batchSize)],
+    { FRUITS_MODEL_DIR: modelDir },
+  );
+  if (r.code !== 0) throw new Error(`featurize failed: ${r.stderr}`);
+  const s = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    rows: number;
+    seconds: number;
+    imagesPerSecond: number;
+    memory: { coordinatorPeakRss: number; workerPeakRss: number[] };
+  };
+  await fs.rm(out, { recursive: true, force: true });
+  const peak = s.memory.coordinatorPeakRss + s.memory.workerPeakRss.reduce((a, b) => a + b, 0);
+  return { rows: s.rows, seconds: s.seconds, imagesPerSecond: s.imagesPerSecond, peakRssMiB: peak / 2 ** 20, workerPeakRssMiB: Math.max(...s.memory.workerPeakRss) / 2 ** 20 };
+}
+
+export async function benchFeaturize(o: FeaturizeBenchOptions) {
+  // Raw before and after the end-to-end runs: the machine is shared, so average the two.
+  const raw1 = await rawInference(o);
+  const small = await endToEnd(o, Math.round(o.images / 4));
+  const large = await endToEnd(o, o.images);
+  const raw2 = await rawInference(o);
+  const raw = (raw1 + raw2) / 2;
+  return {
+    config: `${o.workers} workers × ${o.threads} ORT threads, batch ${o.batchSize}`,
+    images: large.rows,
+    endToEndImagesPerSecond: large.imagesPerSecond,
+    rawInferenceImagesPerSecond: raw,
+    rawInferenceRuns: [raw1, raw2],
+    ratio: large.imagesPerSecond / raw,
+    peakRssMiB_N: small.peakRssMiB,
+    peakRssMiB_4N: large.peakRssMiB,
+    workerPeakRssMiB_N: small.workerPeakRssMiB,
+    workerPeakRssMiB_4N: large.workerPeakRssMiB,
+    rssGrowth_4N_over_N: large.peakRssMiB / small.peakRssMiB,
+    N: small.rows,
+  };
+}

@@ -1,0 +1,39 @@
+// `npm run bench [-- section…]`: runs the benchmark sections (default: all) and prints each as a
+// readable table and as JSON (also saved under bench-results/).
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { benchFeaturize } from './featurize.js';
+import { repoRoot, table } from './util.js';
+
+type Section = () => Promise<Record<string, unknown>>;
+
+const cores = os.availableParallelism();
+const sections: Record<string, Section> = {
+  featurize: () =>
+    benchFeaturize({
+      images: Number(process.env.BENCH_IMAGES ?? 12_000),
+      workers: Number(process.env.BENCH_WORKERS ?? cores),
+      threads: Number(process.env.BENCH_THREADS ?? Math.max(1, Math.floor(cores / Number(process.env.BENCH_WORKERS ?? cores)))),
+      batchSize: Number(process.env.BENCH_BATCH ?? 16),
+      rawSeconds: 12,
+    }),
+};
+
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(sections);
+const results: Record<string, unknown> = { machine: { cores, memoryGiB: os.totalmem() / 2 ** 30, node: process.version }, startedAt: new Date().toISOString() };
+for (const name of wanted) {
+  const run = sections[name];
+  if (!run) {
+    console.error(`unknown bench section '${name}' (known: ${Object.keys(sections).join(', ')})`);
+    process.exit(2);
+  }
+  console.log(`\n== ${name}`);
+  const r = await run();
+  results[name] = r;
+  console.log(table(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' || typeof v === 'string' ? v : JSON.stringify(v)])));
+}
+const dir = path.join(repoRoot, 'bench-results');
+await fs.mkdir(dir, { recursive: true });
+await fs.writeFile(path.join(dir, 'bench.json'), `${JSON.stringify(results, null, 2)}\n`);
+console.log(`\n${JSON.stringify(results)}`);

@@ -1,0 +1,27 @@
+// Raw inference throughput of the featurizer's network on synthetic input tensors: the ceiling
+// the end-to-end pipeline is compared with. Run as a child process, one per worker, with the same
+// thread settings as the pipeline's workers.
+import ort from 'onnxruntime-node';
+import { Featurizer } from '../src/model/featurizer.js';
+import { resolveModel } from '../src/model/resolve.js';
+
+const threads = Number(process.env.FRUITS_WORKER_THREADS ?? '1');
+const batch = Number(process.argv[2] ?? '16');
+const seconds = Number(process.argv[3] ?? '10');
+
+const model = await resolveModel({});
+const f = await Featurizer.load(model, { threads });
+const { width, height, layout } = model.spec.input;
+const dims = layout === 'NCHW' ? [batch, 3, height, width] : [batch, height, width, 3];
+const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+let seed = 1;
+for (let i = 0; i < data.length; i++) data[i] = ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff) * 2 - 1;
+const input = new ort.Tensor('float32', data, dims);
+await f.infer(input); // warm-up
+const t0 = performance.now();
+let images = 0;
+while (performance.now() - t0 < seconds * 1000) {
+  await f.infer(input);
+  images += batch;
+}
+process.stdout.write(`${JSON.stringify({ images, seconds: (performance.now() - t0) / 1000 })}\n`);

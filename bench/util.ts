@@ -1,0 +1,59 @@
+// Shared benchmark plumbing: where the shared data is, datasets of repeated photos, child runs.
+import { spawn } from 'node:child_process';
+import { promises as fs, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const shared = process.env.FRUITS_SHARED_DIR ?? path.resolve(repoRoot, '..', 'shared');
+export const miniData = path.join(shared, 'data', 'fruits360-mini');
+export const modelDir = path.join(shared, 'models');
+export const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(p)));
+    else out.push(p);
+  }
+  return out.sort();
+}
+
+/**
+ * A dataset of `count` images: the mini dataset's photos repeated under new paths (symlinks, so
+ * the same bytes) as rep-<r>/<split>/<label>/<file>.
+ */
+export async function repeatedDataset(count: number): Promise<string> {
+  const dir = path.join(os.tmpdir(), `fruits-bench-data-${count}`);
+  if (existsSync(path.join(dir, '.complete'))) return dir;
+  await fs.rm(dir, { recursive: true, force: true });
+  const files = await listFiles(miniData);
+  for (let i = 0; i < count; i++) {
+    const src = files[i % files.length];
+    const rel = path.relative(miniData, src);
+    const dst = path.join(dir, `rep-${String(Math.floor(i / files.length)).padStart(3, '0')}`, rel);
+    await fs.mkdir(path.dirname(dst), { recursive: true });
+    await fs.symlink(src, dst);
+  }
+  await fs.writeFile(path.join(dir, '.complete'), '');
+  return dir;
+}
+
+export function runNode(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+export function table(rows: [string, string | number][]): string {
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : v}`).join('\n');
+}
