@@ -11,6 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Settings } from './s3-config.js';
 import { StorageError, type ObjectInfo, type Store } from './store.js';
@@ -43,7 +44,9 @@ export function s3Error(err: unknown, uri: string, bucket: string): StorageError
   const e = (err ?? {}) as SdkError;
   const status = e.$metadata?.httpStatusCode;
   const name = e.code && !e.name?.includes(e.code) ? e.code : (e.name ?? 'Error');
-  const tag = status ? `${status} ${name}` : name;
+  // Answers without a body (every HEAD) carry no S3 error code; the HTTP reason says more.
+  const shown = status && (name === 'Unknown' || name === 'UnknownError') ? (STATUS_CODES[status] ?? name) : name;
+  const tag = status ? `${status} ${shown}` : shown;
   const attempts = e.$metadata?.attempts && e.$metadata.attempts > 1 ? ` after ${e.$metadata.attempts} attempts` : '';
   if (name === 'NoSuchBucket') {
     return new StorageError('no_bucket', `${uri}: bucket "${bucket}" does not exist (${tag})`, { cause: err });

@@ -19,6 +19,8 @@ export interface FaultProxyOptions {
   denyBuckets?: string[];
   /** The next n requests fail whatever the rate, taking `modes` in turn: for targeted tests. */
   failNext?: number;
+  /** Delay added before each request is handled, like a distant region's round trip. */
+  latencyMs?: number;
 }
 
 export interface FaultStats {
@@ -84,6 +86,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   let modes: FaultMode[] = options.modes ?? ['503', 'slowdown', 'reset'];
   let deny = new Set(options.denyBuckets ?? []);
   let failNext = options.failNext ?? 0;
+  let latencyMs = options.latencyMs ?? 0;
   let turn = 0;
   let stats = emptyStats();
   let inFlight = 0;
@@ -94,6 +97,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     inFlight++;
     stats.maxConcurrent = Math.max(stats.maxConcurrent, inFlight);
     res.once('close', () => inFlight--);
+    if (latencyMs > 0) setTimeout(() => handle(req, res), latencyMs);
+    else handle(req, res);
+  });
+
+  function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const bucket = decodeURIComponent(url.pathname.split('/')[1] ?? '');
     const op = req.method === 'GET' && url.searchParams.get('list-type') === '2' ? 'list' : (req.method ?? '?').toLowerCase();
@@ -122,7 +130,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       return sendError(req, res, 503, 'SlowDown', 'Please reduce your request rate.');
     }
     forward(req, res, mode === 'reset');
-  });
+  }
 
   // The request really reaches the server (a PUT is applied), then the client loses the answer
   // part-way: half of the raw response bytes are written and the socket is destroyed.
@@ -178,6 +186,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       if (opts.modes !== undefined) modes = opts.modes;
       if (opts.denyBuckets !== undefined) deny = new Set(opts.denyBuckets);
       if (opts.failNext !== undefined) failNext = opts.failNext;
+      if (opts.latencyMs !== undefined) latencyMs = opts.latencyMs;
     },
     resetStats() {
       stats = emptyStats();
