@@ -3,7 +3,7 @@
 // not run again.
 import sharp from 'sharp';
 import { listImages, type ImageRef } from '../source/listing.js';
-import { partFileName, planPartitions, type Partition } from '../source/partition.js';
+import { partFileName, planPartitions, writePlan, type Partition } from '../source/partition.js';
 import { MANIFEST, REJECTS, SUCCESS, checkOutputLocation, readJson, sidecarKey, toCsv, writeJson } from '../sink/dataset.js';
 import { FEATURES_FORMAT, configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';
 import type { Store } from '../storage/store.js';
@@ -180,7 +180,8 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
         kind: 'featurize',
         input: input.root,
         output: output.root,
-        partition: p,
+        partition: p.index,
+        plan: await writePlan(output, p),
         model: modelRef,
         batchSize: opts.batchSize,
         maxPixels: opts.maxPixels,
@@ -194,7 +195,7 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
   await opts.runner.run(tasks(), {
     onProgress: (n) => opts.progress.tick(n),
     onResult: (r) => {
-      results.push(r);
+      if (r.kind === 'featurize') results.push(r);
     },
   });
   opts.progress.stop();
@@ -250,7 +251,7 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
 async function removeStaleParts(output: Store, partitions: number): Promise<void> {
   const stale: string[] = [];
   for await (const obj of output.list('')) {
-    const m = /^(?:_parts\/)?part-(\d{5,})\.(parquet|json)$/.exec(obj.key);
+    const m = /^(?:_parts\/|_plan\/)?part-(\d{5,})\.(parquet|json)$/.exec(obj.key);
     if (m && Number(m[1]) >= partitions) stale.push(obj.key);
   }
   for (const key of stale) await output.deletePrefix(key);

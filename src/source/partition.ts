@@ -1,6 +1,7 @@
 // Deterministic partitions: consecutive runs of N images in listing order, numbered from 0.
 // Planned as a stream, so a listing of millions of keys never sits in memory at once.
 import { sha256Hex } from '../util/hash.js';
+import type { Store } from '../storage/store.js';
 import type { ImageRef } from './listing.js';
 
 export interface Partition {
@@ -30,4 +31,25 @@ export async function* planPartitions(images: AsyncIterable<ImageRef>, size: num
     }
   }
   if (batch.length > 0) yield { index, images: batch, fingerprint: fingerprintOf(batch) };
+}
+
+export const PLAN_DIR = '_plan';
+
+export function planKey(index: number): string {
+  return `${PLAN_DIR}/${partFileName(index, 'json')}`;
+}
+
+/** The plan file of a partition: written by the coordinator, read by the task that runs it. */
+export async function writePlan(store: Store, p: Partition): Promise<string> {
+  const key = planKey(p.index);
+  await store.write(key, JSON.stringify(p));
+  return key;
+}
+
+export async function readPlan(store: Store, key: string): Promise<Partition> {
+  const p = JSON.parse((await store.read(key)).toString('utf8')) as Partition;
+  if (!Array.isArray(p.images) || typeof p.index !== 'number' || p.fingerprint !== fingerprintOf(p.images)) {
+    throw new Error(`${store.uriOf(key)}: damaged partition plan`);
+  }
+  return p;
 }

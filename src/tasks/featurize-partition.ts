@@ -2,7 +2,7 @@
 // Pure in the sense the runners need: its output depends only on its input, it writes only its
 // own deterministic file names (atomically), so running it twice is harmless.
 import { decodeImage, DecodeError, type DecodedImage } from '../decode/decode.js';
-import { partFileName, type Partition } from '../source/partition.js';
+import { partFileName, readPlan, type Partition } from '../source/partition.js';
 import { encodeFeatures } from '../sink/parquet.js';
 import { sidecarKey, writeJson } from '../sink/dataset.js';
 import { mapOrdered } from '../util/ordered.js';
@@ -14,7 +14,10 @@ export interface FeaturizeTask {
   kind: 'featurize';
   input: string;
   output: string;
-  partition: Partition;
+  /** Partition number and the key of its plan file (the image list) in the output store:
+   * tasks carry locations, not key lists, so a queue never holds a listing. */
+  partition: number;
+  plan: string;
   model: ModelRef;
   batchSize: number;
   maxPixels: number;
@@ -52,6 +55,7 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
   const input = ctx.store(task.input);
   const output = ctx.store(task.output);
   const featurizer = await ctx.featurizer(task.model);
+  const partition = await readPlan(output, task.plan);
   const target = { width: task.model.spec.input.width, height: task.model.spec.input.height };
   const seconds = { read: 0, decode: 0, infer: 0, write: 0, total: 0 };
 
@@ -76,7 +80,7 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
   };
 
   const dim = featurizer.dim;
-  const n = task.partition.images.length;
+  const n = partition.images.length;
   const features = new Float32Array(n * dim);
   const paths: string[] = [];
   const labels: string[] = [];
@@ -108,7 +112,7 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
     ctx.progress(batch.length);
   };
 
-  for await (const item of mapOrdered(task.partition.images, lookahead(task.batchSize), load)) {
+  for await (const item of mapOrdered(partition.images, lookahead(task.batchSize), load)) {
     if (!item.ok) {
       rejects.push(item.reject);
       ctx.progress(1);
@@ -123,7 +127,7 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
   await flush();
 
   const w0 = performance.now();
-  const file = partFileName(task.partition.index);
+  const file = partFileName(partition.index);
   const bytes = encodeFeatures(
     {
       path: paths,
@@ -141,9 +145,9 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
   seconds.total = (performance.now() - t0) / 1000;
   const result: FeaturizeResult = {
     kind: 'featurize',
-    index: task.partition.index,
+    index: partition.index,
     file,
-    fingerprint: task.partition.fingerprint,
+    fingerprint: partition.fingerprint,
     rows: paths.length,
     labels: countLabels(labels),
     rejects,

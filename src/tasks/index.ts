@@ -1,24 +1,33 @@
 // Every kind of task a runner can execute, and the one dispatcher both runners call.
 import type { TaskContext } from './context.js';
 import { featurizePartition, type FeaturizeResult, type FeaturizeTask } from './featurize-partition.js';
+import { mergeStatsFiles, statsOfParts, type MergeStatsTask, type StatsResult, type StatsTask } from './statistics.js';
 
-export type Task = FeaturizeTask;
-export type TaskResult = FeaturizeResult;
+export type Task = FeaturizeTask | StatsTask | MergeStatsTask;
+export type TaskResult = FeaturizeResult | StatsResult;
 
 export async function runTask(task: Task, ctx: TaskContext): Promise<TaskResult> {
   switch (task.kind) {
     case 'featurize':
       return featurizePartition(task, ctx);
+    case 'stats':
+      return statsOfParts(task, ctx);
+    case 'merge-stats':
+      return mergeStatsFiles(task, ctx);
     default:
       throw new Error(`unknown task kind: ${(task as { kind: string }).kind}`);
   }
 }
 
-/** A short name for messages: "featurize part-00003". */
+/** A short name for messages: "featurize partition 3". */
 export function describeTask(task: Task): string {
   switch (task.kind) {
     case 'featurize':
-      return `featurize partition ${task.partition.index}`;
+      return `featurize partition ${task.partition}`;
+    case 'stats':
+      return `statistics of ${task.parts.length} parts → ${task.file}`;
+    case 'merge-stats':
+      return `merge of ${task.inputs.length} statistics files → ${task.file}`;
     default:
       return (task as { kind: string }).kind;
   }
