@@ -38,6 +38,9 @@ function reasonOf(err: unknown): string {
   const msg = (err as Error)?.message ?? String(err);
   if (/unsupported image format/i.test(msg)) return 'not an image (unsupported format)';
   if (/pixel limit/i.test(msg)) return 'over the pixel limit';
+  // libjpeg says "Corrupt JPEG data: premature end of data segment" for damaged scan data in a
+  // whole file: that is corruption, not truncation (a truncated file ends "…end of JPEG image").
+  if (/corrupt jpeg data/i.test(msg)) return `corrupt image data: ${msg.split('\n')[0]}`;
   if (/premature end|truncated|unexpected end/i.test(msg)) return `truncated image: ${msg.split('\n')[0]}`;
   return `cannot decode: ${msg.split('\n')[0]}`;
 }
@@ -47,7 +50,8 @@ export async function decodeImage(bytes: Buffer, target: { width: number; height
   const options: SharpOptions = { limitInputPixels: limits.maxPixels, failOn: 'warning' };
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, options).metadata();
+    // Header only, so no pixel limit here: the check below can then name the size and the limit.
+    meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
   } catch (err) {
     throw new DecodeError(reasonOf(err));
   }
