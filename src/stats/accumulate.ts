@@ -26,24 +26,29 @@ export type RowNamer = (rowIndex: number) => string;
 // memory flat whatever n is.
 const BATCH_ELEMENTS = 1 << 22;
 
+export interface RowsOptions {
+  /** Global index of rows[0], for error messages. Default 0. */
+  firstRowIndex?: number;
+  /** Label of a row by global index (e.g. its image path), for error messages. */
+  rowName?: RowNamer;
+  /** Rows per cross-product batch (memory vs GEMM efficiency); default ~4 Mi values per batch. */
+  batchRows?: number;
+}
+
 /**
  * The statistics of n rows (row-major float32, n·dim values).
  * Throws NonFiniteFeatureError naming the first row with a NaN/Inf, before any work is done.
  */
-export async function statsOfRows(
-  rows: Float32Array,
-  n: number,
-  dim: number,
-  firstRowIndex = 0,
-  rowName?: RowNamer,
-): Promise<FeatureStats> {
+export async function statsOfRows(rows: Float32Array, n: number, dim: number, opts: RowsOptions = {}): Promise<FeatureStats> {
+  const { firstRowIndex = 0, rowName } = opts;
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`row count must be a non-negative integer, got ${n}`);
   if (rows.length !== n * dim) {
     throw new RangeError(`expected ${n} rows × ${dim} features = ${n * dim} values, got ${rows.length}`);
   }
   const out = createStats(dim);
   if (n === 0) return out;
-  const batchRows = Math.max(1, Math.floor(BATCH_ELEMENTS / dim));
+  const batchRows = opts.batchRows ?? Math.max(1, Math.floor(BATCH_ELEMENTS / dim));
+  if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`batchRows must be a positive integer, got ${batchRows}`);
   const batchCount = Math.ceil(n / batchRows);
 
   // Pass 1 (cheap, JS): validate every row, min/max, per-batch sums. Nothing is merged before the
@@ -92,6 +97,6 @@ export async function accumulate(
   firstRowIndex = 0,
   rowName?: RowNamer,
 ): Promise<void> {
-  const part = await statsOfRows(rows, n, stats.dim, firstRowIndex, rowName);
+  const part = await statsOfRows(rows, n, stats.dim, { firstRowIndex, rowName });
   mergeInto(stats, part);
 }
