@@ -83,6 +83,8 @@ td.share { width: 30%; min-width: 90px; vertical-align: middle; }
   .figure .value { font-size: 1.2rem; }
   dl.meta { grid-template-columns: 1fr; gap: 0; }
   dl.meta dd { margin-bottom: 6px; }
+  table { font-size: 0.82rem; }
+  th, td { padding: 5px 6px; }
   table.timings .share { display: none; }
   /* 120 labels in one column would be most of the page: scroll them in place instead. */
   ol.label-bars { max-height: 60vh; overflow-y: auto; border: 1px solid var(--line); border-radius: 8px; padding: 4px 8px; }
