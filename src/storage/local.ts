@@ -57,9 +57,13 @@ export class LocalStore implements Store {
     } catch (err) {
       throw wrap(err, dir);
     }
-    const items = entries
-      .filter((e) => e.isDirectory() || e.isFile() || e.isSymbolicLink())
-      .map((e) => ({ e, sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
+    const listed = entries.filter((e) => e.isDirectory() || e.isFile() || e.isSymbolicLink());
+    // A symlink to a folder is walked as a folder below, so it must also sort as one (`name/`).
+    const isDir = await Promise.all(
+      listed.map((e) => (e.isSymbolicLink() ? fs.stat(path.join(dir, e.name)).then((st) => st.isDirectory(), () => false) : e.isDirectory())),
+    );
+    const items = listed
+      .map((e, i) => ({ e, sortKey: isDir[i] ? `${e.name}/` : e.name }))
       .sort((a, b) => byteCompare(a.sortKey, b.sortKey));
     for (const { e } of items) {
       const key = keyPrefix ? `${keyPrefix}/${e.name}` : e.name;
