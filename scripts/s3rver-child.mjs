@@ -2,6 +2,8 @@
 // Started by test/helpers/s3-server.ts with fork(): node scripts/s3rver-child.mjs <data-dir>
 // IPC: sends { type: 'ready', port }; answers { type: 'createBucket', id, name } with { type: 'done', id[, error] }.
 // Needs NODE_OPTIONS=--openssl-legacy-provider: s3rver encrypts listing continuation tokens with DES.
+// Known s3rver quirk left as is: a DeleteObjects whose parallel deletions race to remove an emptied
+// folder answers 500 once; clients retry it, as they would on S3.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);

@@ -12,7 +12,15 @@ import { after, before, describe, it } from 'node:test';
 import { S3Client } from '@aws-sdk/client-s3';
 import { LocalStore } from '../src/storage/local.js';
 import { openStore } from '../src/storage/open.js';
-import { closeS3Clients, DEFAULT_REGION, resolveS3Settings, s3ClientConfig, S3ConfigError, type S3Options } from '../src/storage/s3-config.js';
+import {
+  closeS3Clients,
+  DEFAULT_REGION,
+  resolveS3Settings,
+  s3ClientConfig,
+  S3ConfigError,
+  s3OptionsToEnv,
+  type S3Options,
+} from '../src/storage/s3-config.js';
 import { StorageError, type Store } from '../src/storage/store.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { setS3TestEnv, startS3Server, TEST_SECRET_ACCESS_KEY, type S3TestServer } from './helpers/s3-server.js';
@@ -119,6 +127,23 @@ describe('S3 configuration', () => {
     assert.deepEqual([o.forcePathStyle, o.checksums, o.maxAttempts], [false, 'when_supported', 3]);
     assert.equal(resolveS3Settings({}, { AWS_MAX_ATTEMPTS: '4' }).maxAttempts, 4);
     assert.equal(resolveS3Settings({}, { AWS_MAX_ATTEMPTS: '4', FRUITS_S3_MAX_ATTEMPTS: '6' }).maxAttempts, 6);
+  });
+
+  it('turns options into the equivalent variables, for worker processes', () => {
+    const options: S3Options = { forcePathStyle: true, checksums: 'when_required', maxAttempts: 5, partSizeMiB: 16, region: 'eu-south-2', endpoint: 'http://127.0.0.1:9000', profile: 'minio' };
+    const env = s3OptionsToEnv(options);
+    assert.deepEqual(env, {
+      FRUITS_S3_FORCE_PATH_STYLE: 'true',
+      FRUITS_S3_CHECKSUMS: 'when_required',
+      FRUITS_S3_MAX_ATTEMPTS: '5',
+      FRUITS_S3_PART_SIZE_MIB: '16',
+      AWS_REGION: 'eu-south-2',
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000',
+      AWS_PROFILE: 'minio',
+    });
+    const fromEnv = resolveS3Settings({}, env);
+    assert.deepEqual([fromEnv.forcePathStyle, fromEnv.checksums, fromEnv.maxAttempts, fromEnv.partSizeBytes], [true, 'when_required', 5, 16 * MIB]);
+    assert.throws(() => s3OptionsToEnv({ maxAttempts: 0 }), S3ConfigError);
   });
 
   it('maps checksums to both SDK settings and keeps credentials out of the client config', () => {

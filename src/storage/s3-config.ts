@@ -4,6 +4,7 @@
 // then FRUITS_S3_* variables, then defaults. Credentials are never accepted here.
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import { UserError } from '../util/errors.js';
 
 /** The project's production region, used only when nothing else configures one. */
 export const DEFAULT_REGION = 'eu-west-3';
@@ -59,7 +60,8 @@ export interface S3Settings {
   profile?: string;
 }
 
-export class S3ConfigError extends Error {
+/** A bad S3 option or variable: the CLI prints it as one line. */
+export class S3ConfigError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'S3ConfigError';
@@ -133,6 +135,27 @@ export function resolveS3Settings(options: S3Options = {}, env: NodeJS.ProcessEn
     endpoint: o.endpoint,
     profile: o.profile,
   };
+}
+
+/**
+ * The variables equivalent to `options`, for processes that open stores themselves (worker
+ * processes inherit them; a distributed job can carry them): flags then reach every worker.
+ * Validates first, so a bad flag fails in the coordinator.
+ */
+export function s3OptionsToEnv(options: S3Options): Record<string, string> {
+  const parsed = S3OptionsSchema.safeParse(options);
+  if (!parsed.success) throw new S3ConfigError(`invalid S3 options: ${oneLine(parsed.error.issues, (k) => k)}`);
+  const o = parsed.data;
+  const env: Record<string, string> = {};
+  for (const [name, key] of Object.entries(ENV_VARS)) {
+    const v = o[key];
+    if (v !== undefined) env[name] = String(v);
+  }
+  if (o.region) env.AWS_REGION = o.region;
+  if (o.endpoint) env.AWS_ENDPOINT_URL_S3 = o.endpoint;
+  if (o.profile) env.AWS_PROFILE = o.profile;
+  if (o.retryMode) env.AWS_RETRY_MODE = o.retryMode;
+  return env;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
