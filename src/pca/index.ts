@@ -1,0 +1,17 @@
+// PCA: fit from merged statistics, the model file, and projection.
+export { fitPca, type FitOptions } from './fit.js';
+export {
+  parsePcaModel,
+  serializePcaModel,
+  checkCompatible,
+  PcaModelError,
+  IncompatibleFeaturesError,
+  PCA_MODEL_FORMAT,
+  PCA_MODEL_VERSION,
+  type PcaModel,
+  type FeaturizerId,
+} from './model.js';
+export { project } from './project.js';
+export { SCALE_MODES, scalingFor, type ScaleMode } from './scaling.js';
+export { selectComponents, numericalRank, type ComponentSelection } from './selectComponents.js';
+export { symmetricEigen, type SymmetricEigen } from './symmetricEigen.js';
