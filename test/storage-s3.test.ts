@@ -100,6 +100,8 @@ describe('s3:// locations', () => {
     assert.equal(openStore('S3://fruits/a/b/').root, 's3://fruits/a/b');
     assert.equal(openStore('s3://fruits/Pêche mûre').uriOf('x.jpg'), 's3://fruits/Pêche mûre/x.jpg');
     assert.equal(openStore('s3://fruits').uriOf('k'), 's3://fruits/k');
+    assert.equal(openStore('s3://fruits/a/b').uriOf(''), 's3://fruits/a/b');
+    assert.equal(openStore('s3://fruits/a').sub('/b/c/').root, 's3://fruits/a/b/c');
   });
 
   it('rejects a missing or invalid bucket and unknown schemes with one clear line', () => {

@@ -118,7 +118,7 @@ export class S3Store implements Store {
   }
 
   uriOf(key: string): string {
-    return formatS3Uri(this.bucket, this.base + key);
+    return key === '' ? this.root : formatS3Uri(this.bucket, this.base + key);
   }
 
   sub(sub: string): Store {
