@@ -110,6 +110,21 @@ describe('symmetricEigen', () => {
     }
   });
 
+  test('a rank-2 covariance of 3 rows × 80 features: a large cluster of round-off-sized eigenvalues', async () => {
+    // The null space makes the tridiagonal matrix end in a block of ~1e-17 entries, where a purely
+    // relative QL deflation test never converges.
+    const d = 80;
+    const rnd = seeded(25);
+    const x = Array.from({ length: 3 }, () => Array.from({ length: d }, () => rnd() * 6));
+    const mean = Array.from({ length: d }, (_, j) => (x[0][j] + x[1][j] + x[2][j]) / 3);
+    const a = new Float64Array(d * d);
+    for (const row of x) for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) a[i * d + j] += ((row[i] - mean[i]) * (row[j] - mean[j])) / 2;
+    const eig = await symmetricEigen(a, d);
+    assert.ok(eig.values[1] > 1e-3 * eig.values[0]);
+    for (let i = 2; i < d; i++) assert.ok(Math.abs(eig.values[i]) < 1e-13 * eig.values[0], `eigenvalue ${i} = ${eig.values[i]}`);
+    checkDecomposition(a, d, eig.values, await eig.vectors(d), d, 1e-12);
+  });
+
   test('random dense matrix: residuals, orthonormality, trace', async () => {
     const d = 130;
     const rnd = seeded(23);

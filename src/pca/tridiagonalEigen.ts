@@ -21,16 +21,30 @@ export interface TridiagonalSpectrum {
   /** The unreduced block each value belongs to (same order). */
   blocks: Block[];
   tri: Tridiagonal;
+  /** ‖T‖∞: eigenvalues are accurate to ~ε·norm, so every tolerance below scales with it. */
+  norm: number;
 }
 
-function splitBlocks(tri: Tridiagonal): Block[] {
+/** max_i |d_i| + |e_{i−1}| + |e_i| — the ∞-norm, the scale of every absolute tolerance. */
+function normOf(tri: Tridiagonal): number {
+  const { diag, off } = tri;
+  let norm = 0;
+  for (let i = 0; i < diag.length; i++) {
+    norm = Math.max(norm, Math.abs(diag[i]) + (i > 0 ? Math.abs(off[i - 1]) : 0) + (i < off.length ? Math.abs(off[i]) : 0));
+  }
+  return norm;
+}
+
+function splitBlocks(tri: Tridiagonal, norm: number): Block[] {
   const { diag, off } = tri;
   const d = diag.length;
   const blocks: Block[] = [];
   let start = 0;
   for (let i = 0; i < d - 1; i++) {
-    // LAPACK dsterf's test: an off-diagonal this small relative to its neighbours is zero.
-    if (Math.abs(off[i]) <= Math.sqrt(Math.abs(diag[i])) * Math.sqrt(Math.abs(diag[i + 1])) * EPS) {
+    // An off-diagonal below ε·‖T‖ is zero to working precision (the reduction that produced T
+    // is only backward stable to that level anyway), or below LAPACK dsterf's relative test.
+    const e = Math.abs(off[i]);
+    if (e <= EPS * norm || e <= Math.sqrt(Math.abs(diag[i])) * Math.sqrt(Math.abs(diag[i + 1])) * EPS) {
       blocks.push({ start, end: i + 1 });
       start = i + 1;
     }
@@ -39,8 +53,14 @@ function splitBlocks(tri: Tridiagonal): Block[] {
   return blocks;
 }
 
-/** Eigenvalues of one unreduced block by implicit QL (tql1); `dd`, `ee` are overwritten. */
-function qlEigenvalues(dd: Float64Array, ee: Float64Array): void {
+/**
+ * Eigenvalues of one unreduced block by implicit QL (tql1); `dd`, `ee` are overwritten.
+ * Deflation is absolute, |e| ≤ ε·‖T‖ (as EISPACK/JAMA tql2): a purely relative test never
+ * deflates inside a cluster of round-off-sized eigenvalues (the null space of a rank-deficient
+ * covariance) and loops there.
+ */
+function qlEigenvalues(dd: Float64Array, ee: Float64Array, norm: number): void {
+  const tol = EPS * norm;
   const n = dd.length;
   // ee[i] couples i and i+1; ee[n−1] = 0.
   for (let l = 0; l < n; l++) {
@@ -48,8 +68,7 @@ function qlEigenvalues(dd: Float64Array, ee: Float64Array): void {
     for (;;) {
       let m = l;
       for (; m < n - 1; m++) {
-        const s = Math.abs(dd[m]) + Math.abs(dd[m + 1]);
-        if (Math.abs(ee[m]) + s === s) break;
+        if (Math.abs(ee[m]) <= tol) break;
       }
       if (m === l) break;
       if (++iter > 60) throw new Error('tridiagonal QL did not converge (60 iterations for one eigenvalue)');
@@ -90,14 +109,15 @@ function qlEigenvalues(dd: Float64Array, ee: Float64Array): void {
 
 /** All eigenvalues of the tridiagonal matrix, descending, with their blocks. */
 export function tridiagonalEigenvalues(tri: Tridiagonal): TridiagonalSpectrum {
-  const blocks = splitBlocks(tri);
+  const norm = normOf(tri);
+  const blocks = splitBlocks(tri, norm);
   const entries: { value: number; block: Block }[] = [];
   for (const block of blocks) {
     const n = block.end - block.start;
     const dd = tri.diag.slice(block.start, block.end);
     const ee = new Float64Array(n);
     ee.set(tri.off.subarray(block.start, block.end - 1));
-    qlEigenvalues(dd, ee);
+    qlEigenvalues(dd, ee, norm);
     for (const value of dd) entries.push({ value, block });
   }
   entries.sort((x, y) => y.value - x.value || x.block.start - y.block.start);
@@ -105,6 +125,7 @@ export function tridiagonalEigenvalues(tri: Tridiagonal): TridiagonalSpectrum {
     values: Float64Array.from(entries, (e) => e.value),
     blocks: entries.map((e) => e.block),
     tri,
+    norm,
   };
 }
 
@@ -200,28 +221,36 @@ interface BlockProgress {
  * as the columns of a d×k row-major matrix.
  */
 export function tridiagonalEigenvectors(spectrum: TridiagonalSpectrum, k: number): Float64Array {
-  const { tri, values, blocks } = spectrum;
+  const { tri, values, blocks, norm } = spectrum;
   const d = tri.diag.length;
   const Z = new Float64Array(d * k);
   const progress = new Map<Block, BlockProgress>();
   for (let col = 0; col < k; col++) {
     const block = blocks[col];
     const n = block.end - block.start;
-    const vector = n === 1 ? Float64Array.of(1) : inverseIteration(tri, block, values[col], col, progress);
+    const vector = n === 1 ? Float64Array.of(1) : inverseIteration(tri, block, norm, values[col], col, progress);
     for (let i = 0; i < n; i++) Z[(block.start + i) * k + col] = vector[i];
   }
   return Z;
 }
 
-function inverseIteration(tri: Tridiagonal, block: Block, value: number, seed: number, progress: Map<Block, BlockProgress>): Float64Array {
+/**
+ * One eigenvector of a block by inverse iteration (LAPACK dstein). Unlike dstein, tolerances use
+ * the norm of the whole matrix, not of the block: the QL eigenvalues are accurate to ε·‖T‖, so a
+ * block of round-off-sized entries (a null space) has eigenvalues that are one cluster, not
+ * well separated relative to the block's own tiny scale.
+ */
+function inverseIteration(
+  tri: Tridiagonal,
+  block: Block,
+  onenrm: number,
+  value: number,
+  seed: number,
+  progress: Map<Block, BlockProgress>,
+): Float64Array {
   const n = block.end - block.start;
   const bd = tri.diag.subarray(block.start, block.end);
   const be = tri.off.subarray(block.start, block.end - 1);
-  let onenrm = 0;
-  for (let i = 0; i < n; i++) {
-    const row = Math.abs(bd[i]) + (i > 0 ? Math.abs(be[i - 1]) : 0) + (i < n - 1 ? Math.abs(be[i]) : 0);
-    if (row > onenrm) onenrm = row;
-  }
   const ortol = 1e-3 * onenrm;
   let shift = value;
   const state = progress.get(block);
