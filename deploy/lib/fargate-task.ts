@@ -1,0 +1,26 @@
+// One shape for every fruits task: x86_64 Linux on Fargate (the image is built for linux/amd64),
+// a readable family name (it is what `aws ecs run-task --task-definition` takes).
+import { Stack } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import { Construct } from 'constructs';
+
+export interface FargateTaskProps {
+  /** Suffix of the family: `<stack>-<role>`. */
+  role: string;
+  cpu: number;
+  memoryMiB: number;
+}
+
+export function fargateTask(scope: Construct, id: string, props: FargateTaskProps): ecs.FargateTaskDefinition {
+  return new ecs.FargateTaskDefinition(scope, id, {
+    family: `${Stack.of(scope).stackName}-${props.role}`,
+    cpu: props.cpu,
+    memoryLimitMiB: props.memoryMiB,
+    runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+  });
+}
+
+/** tini as PID 1: forwards SIGTERM to node (a graceful stop) and reaps child processes. */
+export function withInit(scope: Construct, id: string): ecs.LinuxParameters {
+  return new ecs.LinuxParameters(scope, id, { initProcessEnabled: true });
+}
