@@ -102,10 +102,14 @@ export async function tridiagonalize(a: Float64Array, d: number): Promise<Reduct
       // Column j of the partially reduced matrix, local rows c … s−1 (row c of S, by symmetry),
       // with the panel's pending updates applied: col −= V·W[c,:]ᵀ + W·V[c,:]ᵀ.
       const col = S.slice(c * s + c, c * s + s);
-      for (let p = 0; p < c; p++) {
-        const wcp = W[c * nb + p];
-        const vcp = V[c * nb + p];
-        for (let r = c; r < s; r++) col[r - c] -= V[r * nb + p] * wcp + W[r * nb + p] * vcp;
+      if (c > 0) {
+        const rowC = c * nb;
+        for (let r = c; r < s; r++) {
+          const rowR = r * nb; // V and W rows are contiguous: loop over the panel columns inside
+          let acc = 0;
+          for (let p = 0; p < c; p++) acc += V[rowR + p] * W[rowC + p] + W[rowR + p] * V[rowC + p];
+          col[r - c] -= acc;
+        }
       }
       diag[j] = col[0];
       const v = col.subarray(1); // local rows c+1 … s−1
