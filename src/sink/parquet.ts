@@ -6,7 +6,9 @@ import {
   Float32,
   Int32,
   List,
+  RecordBatch,
   Schema,
+  Struct,
   Table,
   Utf8,
   makeData,
@@ -54,7 +56,13 @@ export function encodeFeatures(cols: FeatureColumns, metadata: Record<string, st
   if (cols.height) vectors.height = makeVector(cols.height);
   if (cols.sha256) vectors.sha256 = vectorFromArray(cols.sha256, new Utf8());
   const fields = Object.entries(vectors).map(([name, v]) => new Field(name, v.type, false));
-  const table = new Table(new Schema(fields), vectors);
+  const schema = new Schema(fields);
+  // With no rows (a partition of rejects only) Table(schema, vectors) finds no batch, makes one
+  // with nullable fields and then refuses it against this schema: give it the empty batch.
+  const table =
+    n === 0
+      ? new Table(schema, new RecordBatch(schema, makeData({ type: new Struct(fields), length: 0, nullCount: 0, children: Object.values(vectors).map((v) => v.data[0]) })))
+      : new Table(schema, vectors);
   const wasmTable = pq.Table.fromIPCStream(tableToIPC(table, 'stream'));
   const props = new pq.WriterPropertiesBuilder()
     .setCompression(pq.Compression.ZSTD)
@@ -94,6 +102,7 @@ export function decodeFeatures(bytes: Uint8Array, where: string): ParquetContent
   const chunks: Float32Array[] = [];
   let dim = -1;
   for (const data of featureCol.data) {
+    if (data.length === 0) continue; // an empty part reads back with no child values at all
     const offsets = data.valueOffsets as Int32Array;
     const values = data.children[0].values as Float32Array;
     for (let i = 0; i < data.length; i++) {
