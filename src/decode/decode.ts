@@ -34,15 +34,35 @@ export const DEFAULT_MAX_PIXELS = 100_000_000;
 // and resized in the graph); larger ones are resized by sharp to exactly the model's size.
 const NATIVE_AREA_FACTOR = 2;
 
-function reasonOf(err: unknown): string {
-  const msg = (err as Error)?.message ?? String(err);
-  if (/unsupported image format/i.test(msg)) return 'not an image (unsupported format)';
-  if (/pixel limit/i.test(msg)) return 'over the pixel limit';
-  // libjpeg says "Corrupt JPEG data: premature end of data segment" for damaged scan data in a
-  // whole file: that is corruption, not truncation (a truncated file ends "…end of JPEG image").
-  if (/corrupt jpeg data/i.test(msg)) return `corrupt image data: ${msg.split('\n')[0]}`;
-  if (/premature end|truncated|unexpected end/i.test(msg)) return `truncated image: ${msg.split('\n')[0]}`;
-  return `cannot decode: ${msg.split('\n')[0]}`;
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** A JPEG without its end-of-image marker, a PNG without IEND, a WebP shorter than its RIFF size. */
+function endsEarly(bytes: Buffer): boolean {
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    let end = bytes.length;
+    while (end > 2 && bytes[end - 1] === 0) end--; // zero padding after EOI is common and harmless
+    return !(bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9);
+  }
+  if (bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return bytes.lastIndexOf('IEND') < 0;
+  if (bytes.length >= 12 && bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 8, 12) === 'WEBP') {
+    return bytes.length < bytes.readUInt32LE(4) + 8;
+  }
+  return false;
+}
+
+function reasonOf(err: unknown, bytes: Buffer): string {
+  const raw = (err as Error)?.message ?? String(err);
+  if (/unsupported image format/i.test(raw)) return 'not an image (unsupported format)';
+  if (/pixel limit/i.test(raw)) return 'over the pixel limit';
+  // libvips keeps errors and warnings process-wide: with images decoded concurrently the text may
+  // belong to another image, or be gone (leaving sharp's generic failOn line). So truncation is
+  // read from the file itself, and the text is only the detail.
+  const detail = raw.replace(/^Warning treated as error due to failOn setting\s*/, '').split('\n')[0] || 'the decoder warned';
+  if (endsEarly(bytes)) return `truncated image: the file ends before the image data does (${bytes.length} bytes)`;
+  if (/corrupt|premature end|bad huffman|warning treated as error|read error|unexpected end|truncated/i.test(raw)) {
+    return `corrupt image data: ${detail}`;
+  }
+  return `cannot decode: ${detail}`;
 }
 
 export async function decodeImage(bytes: Buffer, target: { width: number; height: number }, limits: DecodeLimits): Promise<DecodedImage> {
@@ -53,7 +73,7 @@ export async function decodeImage(bytes: Buffer, target: { width: number; height
     // Header only, so no pixel limit here: the check below can then name the size and the limit.
     meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new DecodeError(reasonOf(err));
+    throw new DecodeError(reasonOf(err, bytes));
   }
   if (!meta.width || !meta.height) throw new DecodeError('not an image (no dimensions)');
   if (meta.width * meta.height > limits.maxPixels) {
@@ -76,6 +96,6 @@ export async function decodeImage(bytes: Buffer, target: { width: number; height
     return { pixels: data, width: info.width, height: info.height, sourceWidth, sourceHeight };
   } catch (err) {
     if (err instanceof DecodeError) throw err;
-    throw new DecodeError(reasonOf(err));
+    throw new DecodeError(reasonOf(err, bytes));
   }
 }
