@@ -160,6 +160,13 @@ describe('choosing the number of components', () => {
     }
   });
 
+  test('refuses an unknown scale mode or a featurizer identity the model file could not hold', async () => {
+    const stats = await statsOfRows(dup, 6, 4);
+    await assert.rejects(fitPca(stats, { scale: 'robust' as ScaleMode, components: { k: 1 }, featurizer }), /scale must be one of none, standard, minmax, got robust/);
+    await assert.rejects(fitPca(stats, { scale: 'none', components: { k: 1 }, featurizer: { modelId: 'm', sha256: 'ABC' } }), /invalid featurizer identity: sha256/);
+    await assert.rejects(fitPca(stats, { scale: 'none', components: { k: 1 }, featurizer: { modelId: '', sha256: 'a'.repeat(64) } }), /modelId/);
+  });
+
   test('refuses data with no variance or fewer than two rows', async () => {
     const constant = new Float32Array(12).fill(3);
     await assert.rejects(fitRows(constant, 4, 3, { scale: 'standard', components: { k: 1 } }), /zero total variance: all 3 features are constant/);

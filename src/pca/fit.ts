@@ -1,8 +1,8 @@
 // PCA fit from merged feature statistics: scale, covariance (n − 1, as scikit-learn's PCA), all
 // eigenvalues, top-k eigenvectors. No pass over the rows: the statistics already hold everything.
 import { covariance, type FeatureStats } from '../stats/featureStats.js';
-import { PCA_MODEL_FORMAT, PCA_MODEL_VERSION, type FeaturizerId, type PcaModel } from './model.js';
-import { scalingFor, type ScaleMode } from './scaling.js';
+import { featurizerSchema, PCA_MODEL_FORMAT, PCA_MODEL_VERSION, type FeaturizerId, type PcaModel } from './model.js';
+import { SCALE_MODES, scalingFor, type ScaleMode } from './scaling.js';
 import { numericalRank, selectComponents, type ComponentSelection } from './selectComponents.js';
 import { symmetricEigen } from './symmetricEigen.js';
 
@@ -14,6 +14,10 @@ export interface FitOptions {
 
 export async function fitPca(stats: FeatureStats, opts: FitOptions): Promise<PcaModel> {
   const d = stats.dim;
+  if (!SCALE_MODES.includes(opts.scale)) throw new RangeError(`scale must be one of ${SCALE_MODES.join(', ')}, got ${String(opts.scale)}`);
+  // Refuse an identity the model file could not be read back with.
+  const id = featurizerSchema.safeParse(opts.featurizer);
+  if (!id.success) throw new TypeError(`invalid featurizer identity: ${id.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
   if (stats.count < 2) throw new Error(`PCA needs at least 2 rows, the statistics hold ${stats.count}`);
   const { factors, constantFeatures } = scalingFor(stats, opts.scale);
   // Covariance of the scaled features: C'ij = Cij / (si·sj).

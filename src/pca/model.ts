@@ -58,7 +58,7 @@ export class IncompatibleFeaturesError extends Error {
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 const vector = z.array(finite);
 
-const featurizerSchema = z.object({
+export const featurizerSchema = z.object({
   modelId: z.string().min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits'),
 });
@@ -129,7 +129,11 @@ export function parsePcaModel(text: string, source = 'PCA model'): PcaModel {
     fail(`unsupported PCA model version ${JSON.stringify(head.version)} (this build reads version ${PCA_MODEL_VERSION})`);
   }
   const parsed = modelSchema.safeParse(raw);
-  if (!parsed.success) fail(`invalid model file:\n${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const more = parsed.error.issues.length > 3 ? ` (and ${parsed.error.issues.length - 3} more)` : '';
+    fail(`invalid model file: ${issues.join('; ')}${more}`);
+  }
   const j = parsed.data as ModelJson;
   const { dim, k } = j;
   const expectLength = (name: string, got: number, want: number) => {

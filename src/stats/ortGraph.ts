@@ -74,7 +74,10 @@ export function encodeModel(spec: GraphSpec): Uint8Array {
 export function lazySession(build: () => GraphSpec): () => Promise<ort.InferenceSession> {
   let session: Promise<ort.InferenceSession> | undefined;
   return () => {
-    session ??= ort.InferenceSession.create(encodeModel(build()), { graphOptimizationLevel: 'all' });
+    session ??= ort.InferenceSession.create(encodeModel(build()), { graphOptimizationLevel: 'all' }).catch((e: unknown) => {
+      session = undefined; // let a later call retry instead of caching the failure
+      throw e;
+    });
     return session;
   };
 }
