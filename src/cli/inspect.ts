@@ -32,10 +32,18 @@ export async function inspectDataset(location: string, head: number): Promise<In
       rows++;
     }
   }
-  const first = parts.length ? await readPart(store, parts[0]) : undefined;
-  const firstRows = first
-    ? first.path.slice(0, head).map((p, i) => ({ path: p, label: first.label[i], features: Array.from(first.features.subarray(i * first.dim, (i + 1) * first.dim)) }))
-    : [];
+  // The first rows of the dataset, across parts: a partition whose images were all rejected is
+  // an empty part, and a part may hold fewer rows than --head.
+  const firstRows: InspectReport['firstRows'] = [];
+  let featureDim = 0;
+  for (const key of parts) {
+    if (featureDim > 0 && firstRows.length >= head) break;
+    const part = await readPart(store, key);
+    if (part.path.length > 0) featureDim ||= part.dim;
+    part.path.slice(0, head - firstRows.length).forEach((p, i) => {
+      firstRows.push({ path: p, label: part.label[i], features: Array.from(part.features.subarray(i * part.dim, (i + 1) * part.dim)) });
+    });
+  }
   const byReason: Record<string, number> = {};
   let total = 0;
   if (await store.exists(REJECTS)) {
@@ -56,7 +64,7 @@ export async function inspectDataset(location: string, head: number): Promise<In
     parts: parts.length,
     rows,
     schema: manifest?.columns ?? [],
-    featureDim: first?.dim ?? 0,
+    featureDim,
     rowsPerLabel: Object.fromEntries(Object.entries(rowsPerLabel).sort(([a], [b]) => (a < b ? -1 : 1))),
     rejects: { total, byReason },
     firstRows,
