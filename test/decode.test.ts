@@ -184,7 +184,28 @@ describe('decodeImage: rejects', () => {
 
   it('rejects a JPEG with corrupt scan data as corrupt, not as truncated', async () => {
     const reason = (await decodeError(await corruptJpeg(100, 100))).reason;
-    assert.match(reason, /corrupt/i);
-    assert.doesNotMatch(reason, /truncated/i);
+    assert.match(reason, /^corrupt image data: /);
+  });
+
+  it('rejects truncated PNG and WebP files as truncated', async () => {
+    for (const kind of ['png', 'webp'] as const) {
+      const whole = await makeImage(kind, 120, 90);
+      assert.match((await decodeError(whole.subarray(0, Math.floor(whole.length * 0.6)))).reason, /^truncated image/, kind);
+    }
+  });
+
+  it('gives each file its own reason when many are decoded at once', async () => {
+    // libvips keeps errors and warnings process-wide: concurrent decodes must not swap them.
+    sharp.concurrency(1); // as in the worker processes
+    const [corrupt, truncated, good] = [await corruptJpeg(100, 100), await truncatedJpeg(100, 100), await makeImage('jpeg', 100, 100)];
+    for (let round = 0; round < 10; round++) {
+      const inputs = [corrupt, good, truncated, good, corrupt, truncated, good, truncated];
+      const results = await Promise.allSettled(inputs.map((b) => decodeImage(b, MODEL, LIMITS)));
+      results.forEach((r, i) => {
+        const want = inputs[i] === good ? 'ok' : inputs[i] === corrupt ? /^corrupt image data/ : /^truncated image/;
+        if (want === 'ok') assert.equal(r.status, 'fulfilled', `round ${round}, image ${i}`);
+        else assert.match(r.status === 'rejected' ? (r.reason as DecodeError).reason : 'decoded', want, `round ${round}, image ${i}`);
+      });
+    }
   });
 });

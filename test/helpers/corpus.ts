@@ -156,10 +156,10 @@ export async function writeBadInputCorpus(root: string): Promise<CorpusEntry[]> 
   // Bad: each one a reject with a reason that names the problem.
   await put('bad/corrupt.jpg', await corruptJpeg(100, 100), 'corrupt JPEG (bytes flipped in the scan)', {
     kind: 'reject',
-    reason: /corrupt/i,
+    reason: /^corrupt image data: /,
     notReason: /truncated/i, // the file is whole: calling it truncated would mislead
   });
-  await put('bad/truncated.jpg', await truncatedJpeg(100, 100), 'truncated JPEG', { kind: 'reject', reason: /truncated/i });
+  await put('bad/truncated.jpg', await truncatedJpeg(100, 100), 'truncated JPEG', { kind: 'reject', reason: /^truncated image: / });
   await put('bad/empty.jpg', Buffer.alloc(0), 'zero-byte file', { kind: 'reject', reason: /empty.*0 bytes/i });
   await put('bad/text, "not" an image.jpg', 'This is a text file, not a photo.\n', 'text file named .jpg', {
     kind: 'reject',
