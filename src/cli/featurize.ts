@@ -55,7 +55,7 @@ export function memoryUse(runner: LocalRunner): MemoryUse {
 
 export function printFeaturizeSummary(s: FeaturizeSummary, json: boolean, memory?: MemoryUse): void {
   if (json) {
-    const { manifest: _m, ...rest } = s;
+    const { manifest: _m, rejectList: _r, ...rest } = s;
     process.stdout.write(`${JSON.stringify({ ...rest, memory })}\n`);
     return;
   }

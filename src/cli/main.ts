@@ -8,6 +8,8 @@ import { TaskFailedError } from '../runner/runner.js';
 import { SOFTWARE } from '../version.js';
 import { registerFeaturize } from './featurize.js';
 import { registerInspect } from './inspect.js';
+import { registerReduce } from './reduce.js';
+import { registerRun } from './run.js';
 import { UsageError } from './options.js';
 import { TooManyRejectsError } from '../pipeline/featurize.js';
 
@@ -20,7 +22,9 @@ const program = new Command('fruits')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
+registerRun(program, log);
 registerFeaturize(program, log);
+registerReduce(program, log);
 registerInspect(program);
 
 function exitCodeOf(err: unknown): number {

@@ -8,7 +8,7 @@ import { MANIFEST, REJECTS, SUCCESS, checkOutputLocation, readJson, sidecarKey, 
 import { FEATURES_FORMAT, configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';
 import type { Store } from '../storage/store.js';
 import type { ResolvedModel } from '../model/resolve.js';
-import type { FeaturizeResult, FeaturizeTask } from '../tasks/featurize-partition.js';
+import type { FeaturizeResult, FeaturizeTask, Reject } from '../tasks/featurize-partition.js';
 import type { Task } from '../tasks/index.js';
 import type { Runner } from '../runner/runner.js';
 import type { Progress } from '../util/progress.js';
@@ -37,6 +37,8 @@ export interface FeaturizeSummary {
   listed: number;
   rows: number;
   rejects: number;
+  /** The first rejects (at most 1,000; all of them are in _rejects.csv). */
+  rejectList: Reject[];
   labels: number;
   partitions: number;
   resumedPartitions: number;
@@ -235,6 +237,7 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
     listed,
     rows,
     rejects: rejects.length,
+    rejectList: rejects.slice(0, 1000),
     labels: Object.keys(rowsPerLabel).length,
     partitions,
     resumedPartitions: resumed,

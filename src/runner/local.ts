@@ -1,6 +1,7 @@
 // The embedded local runner: a pool of worker processes on this machine. A process (rather than
 // a thread) per worker isolates native crashes in a decoder or the runtime: the task is simply
-// retried on a fresh process.
+// retried on a fresh process. The pool lives across run() calls, so each worker keeps its model
+// session from one stage to the next.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -31,14 +32,32 @@ type Outbound =
 
 interface Slot {
   child: ChildProcess;
+  ready: boolean;
   busy?: { id: number; task: Task; attempt: number };
 }
 
+/** The state of one run() call; the pool outlives it. */
+interface Batch {
+  next(): Promise<{ task: Task; attempt: number } | undefined>;
+  retry: { task: Task; attempt: number }[];
+  results: TaskResult[];
+  handlers: RunHandlers;
+  exhausted: boolean;
+  pulling: boolean;
+  failed?: Error;
+  resolve(results: TaskResult[]): void;
+  reject(err: Error): void;
+}
+
 const workerScript = fileURLToPath(new URL('./worker-process.js', import.meta.url));
+// A worker that dies before it is ready this many times in a row means it cannot start at all.
+const MAX_START_FAILURES = 3;
 
 export class LocalRunner implements Runner {
   private slots: Slot[] = [];
   private nextId = 1;
+  private batch?: Batch;
+  private startFailures = 0;
   /** Peak resident memory of each worker, read from /proc before it exits (for benchmarks). */
   readonly peakRssBytes: number[] = [];
 
@@ -54,100 +73,128 @@ export class LocalRunner implements Runner {
         FRUITS_DEVICE: this.opts.device ?? 'cpu',
       },
     });
-    return { child };
+    const slot: Slot = { child, ready: false };
+    child.on('message', (msg: Outbound) => this.onMessage(slot, msg));
+    child.on('exit', (code, signal) => this.onExit(slot, code, signal));
+    return slot;
   }
 
-  async run(tasks: AsyncIterable<Task> | Iterable<Task>, handlers: RunHandlers = {}): Promise<TaskResult[]> {
-    const attempts = this.opts.attempts ?? 3;
-    const iterator = (Symbol.asyncIterator in tasks ? tasks[Symbol.asyncIterator]() : (tasks as Iterable<Task>)[Symbol.iterator]()) as
-      | AsyncIterator<Task>
-      | Iterator<Task>;
-    const retry: { task: Task; attempt: number }[] = [];
-    const results: TaskResult[] = [];
-    let exhausted = false;
-    let failed: Error | undefined;
+  private onMessage(slot: Slot, msg: Outbound): void {
+    if (msg.type === 'ready') {
+      slot.ready = true;
+      this.startFailures = 0;
+      void this.dispatch(slot);
+      return;
+    }
+    const b = this.batch;
+    if (!b || !slot.busy || msg.id !== slot.busy.id) return;
+    if (msg.type === 'progress') {
+      b.handlers.onProgress?.(msg.items);
+    } else if (msg.type === 'result') {
+      const task = slot.busy.task;
+      slot.busy = undefined;
+      b.results.push(msg.result);
+      Promise.resolve(b.handlers.onResult?.(msg.result, task)).then(
+        () => this.dispatch(slot),
+        (err) => {
+          b.failed ??= err as Error;
+          this.settle();
+        },
+      );
+    } else {
+      this.fail(slot, msg.message);
+      void this.dispatch(slot);
+    }
+  }
 
+  private onExit(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0) return; // closing
+    if (!slot.ready && ++this.startFailures >= MAX_START_FAILURES) {
+      const b = this.batch;
+      if (b) b.failed ??= new Error(`worker processes cannot start (exit ${signal ?? `code ${code}`})`);
+      this.slots.splice(i, 1);
+      this.settle();
+      return;
+    }
+    this.fail(slot, `worker process exited (${signal ?? `code ${code}`})`);
+    this.slots[i] = this.spawn();
+    this.settle();
+  }
+
+  /** A task failed on `slot`: retried, or the run fails once its attempts are used up. */
+  private fail(slot: Slot, message: string): void {
+    const busy = slot.busy;
+    slot.busy = undefined;
+    const b = this.batch;
+    if (!busy || !b) return;
+    if (busy.attempt >= (this.opts.attempts ?? 3)) b.failed ??= new TaskFailedError(describeTask(busy.task), busy.attempt, message);
+    else b.retry.push({ task: busy.task, attempt: busy.attempt + 1 });
+  }
+
+  private async dispatch(slot: Slot): Promise<void> {
+    const b = this.batch;
+    if (!b || !slot.ready || slot.busy || b.failed) return this.settle();
+    let next = b.retry.shift();
+    if (!next && !b.exhausted) {
+      if (b.pulling) return; // another slot is pulling; it wakes the idle ones when done
+      b.pulling = true;
+      try {
+        next = await b.next();
+        if (!next) b.exhausted = true;
+      } catch (err) {
+        b.failed ??= err as Error;
+      } finally {
+        b.pulling = false;
+      }
+      for (const s of this.slots) if (s !== slot && !s.busy) queueMicrotask(() => void this.dispatch(s));
+    }
+    if (!next || b.failed || this.batch !== b) {
+      if (next && !b.failed) b.retry.unshift(next);
+      return this.settle();
+    }
+    const id = this.nextId++;
+    slot.busy = { id, task: next.task, attempt: next.attempt };
+    slot.child.send({ type: 'task', id, task: next.task });
+  }
+
+  /** Ends the current run() when nothing is in flight and nothing is left (or it failed). */
+  private settle(): void {
+    const b = this.batch;
+    if (!b || this.slots.some((s) => s.busy)) return;
+    if (b.failed) {
+      this.batch = undefined;
+      b.reject(b.failed);
+    } else if (b.exhausted && b.retry.length === 0 && !b.pulling) {
+      this.batch = undefined;
+      b.resolve(b.results);
+    } else if (this.slots.length === 0) {
+      this.batch = undefined;
+      b.reject(new Error('no worker processes left'));
+    }
+  }
+
+  run(tasks: AsyncIterable<Task> | Iterable<Task>, handlers: RunHandlers = {}): Promise<TaskResult[]> {
+    if (this.batch) return Promise.reject(new Error('LocalRunner.run() is already running'));
+    const iterator = Symbol.asyncIterator in tasks ? (tasks as AsyncIterable<Task>)[Symbol.asyncIterator]() : (tasks as Iterable<Task>)[Symbol.iterator]();
     return new Promise<TaskResult[]>((resolve, reject) => {
-      let pulling = false;
-      const finishIfDone = () => {
-        if (failed) {
-          if (this.slots.every((s) => !s.busy)) reject(failed);
-          return;
-        }
-        if (exhausted && retry.length === 0 && this.slots.every((s) => !s.busy)) resolve(results);
-      };
-      const dispatch = async (slot: Slot) => {
-        if (failed || slot.busy) return finishIfDone();
-        let next = retry.shift();
-        if (!next && !exhausted) {
-          if (pulling) return; // another slot is pulling; it will call us back
-          pulling = true;
-          try {
-            const r = await iterator.next();
-            if (r.done) exhausted = true;
-            else next = { task: r.value, attempt: 1 };
-          } catch (err) {
-            failed = err as Error;
-          } finally {
-            pulling = false;
-          }
-          // Other idle slots may have been waiting for the puller.
-          for (const s of this.slots) if (s !== slot && !s.busy) queueMicrotask(() => void dispatch(s));
-        }
-        if (!next || failed) return finishIfDone();
-        const id = this.nextId++;
-        slot.busy = { id, task: next.task, attempt: next.attempt };
-        slot.child.send({ type: 'task', id, task: next.task });
-      };
-      const onFailure = (slot: Slot, message: string) => {
-        const busy = slot.busy;
-        slot.busy = undefined;
-        if (!busy) return;
-        if (busy.attempt >= attempts) {
-          failed ??= new TaskFailedError(describeTask(busy.task), busy.attempt, message);
-        } else {
-          retry.push({ task: busy.task, attempt: busy.attempt + 1 });
-        }
-      };
-      const attach = (slot: Slot) => {
-        slot.child.on('message', (msg: Outbound) => {
-          if (msg.type === 'ready') return void dispatch(slot);
-          if (!slot.busy || msg.id !== slot.busy.id) return;
-          if (msg.type === 'progress') handlers.onProgress?.(msg.items);
-          else if (msg.type === 'result') {
-            const task = slot.busy.task;
-            slot.busy = undefined;
-            results.push(msg.result);
-            Promise.resolve(handlers.onResult?.(msg.result, task)).then(
-              () => dispatch(slot),
-              (err) => {
-                failed ??= err as Error;
-                finishIfDone();
-              },
-            );
-          } else if (msg.type === 'error') {
-            onFailure(slot, msg.message);
-            void dispatch(slot);
-          }
-        });
-        slot.child.on('exit', (code, signal) => {
-          const i = this.slots.indexOf(slot);
-          if (i < 0) return; // closing
-          onFailure(slot, `worker process exited (${signal ?? `code ${code}`})`);
-          const fresh = this.spawn();
-          this.slots[i] = fresh;
-          attach(fresh);
-          finishIfDone();
-        });
+      this.batch = {
+        next: async () => {
+          const r = await iterator.next();
+          return r.done ? undefined : { task: r.value, attempt: 1 };
+        },
+        retry: [],
+        results: [],
+        handlers,
+        exhausted: false,
+        pulling: false,
+        resolve,
+        reject,
       };
       if (this.slots.length === 0) {
-        for (let i = 0; i < this.opts.workers; i++) {
-          const slot = this.spawn();
-          this.slots.push(slot);
-          attach(slot);
-        }
+        for (let i = 0; i < this.opts.workers; i++) this.slots.push(this.spawn());
       } else {
-        for (const slot of this.slots) void dispatch(slot);
+        for (const slot of this.slots) void this.dispatch(slot);
       }
     });
   }
@@ -173,8 +220,7 @@ function readPeakRss(pid: number | undefined): number {
   if (!pid) return 0;
   try {
     // VmHWM: the process's peak resident set size (Linux).
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const m = /VmHWM:\s+(\d+) kB/.exec(status);
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;

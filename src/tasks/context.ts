@@ -19,6 +19,8 @@ export interface TaskContext {
   featurizer(model: ModelRef): Promise<Featurizer>;
   /** Reports finished items (images, rows) for the progress display. */
   progress(items: number): void;
+  /** A value computed once per worker process (a parsed PCA model, …), keyed by its identity. */
+  memo<T>(key: string, make: () => Promise<T>): Promise<T>;
 }
 
 export interface WorkerResources {
@@ -29,6 +31,7 @@ export interface WorkerResources {
 export function createTaskContext(resources: WorkerResources, progress: (items: number) => void = () => undefined): TaskContext {
   const stores = new Map<string, Store>();
   const featurizers = new Map<string, Promise<Featurizer>>();
+  const memos = new Map<string, Promise<unknown>>();
   return {
     store(uri) {
       let s = stores.get(uri);
@@ -56,5 +59,14 @@ export function createTaskContext(resources: WorkerResources, progress: (items: 
       return f;
     },
     progress,
+    memo<T>(key: string, make: () => Promise<T>): Promise<T> {
+      let p = memos.get(key) as Promise<T> | undefined;
+      if (!p) {
+        p = make();
+        p.catch(() => memos.delete(key));
+        memos.set(key, p);
+      }
+      return p;
+    },
   };
 }

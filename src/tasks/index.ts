@@ -1,10 +1,12 @@
 // Every kind of task a runner can execute, and the one dispatcher both runners call.
 import type { TaskContext } from './context.js';
 import { featurizePartition, type FeaturizeResult, type FeaturizeTask } from './featurize-partition.js';
+import { fitFromStats, type FitResult, type FitTask } from './fit.js';
+import { transformPart, type TransformResult, type TransformTask } from './transform.js';
 import { mergeStatsFiles, statsOfParts, type MergeStatsTask, type StatsResult, type StatsTask } from './statistics.js';
 
-export type Task = FeaturizeTask | StatsTask | MergeStatsTask;
-export type TaskResult = FeaturizeResult | StatsResult;
+export type Task = FeaturizeTask | StatsTask | MergeStatsTask | FitTask | TransformTask;
+export type TaskResult = FeaturizeResult | StatsResult | FitResult | TransformResult;
 
 export async function runTask(task: Task, ctx: TaskContext): Promise<TaskResult> {
   switch (task.kind) {
@@ -14,6 +16,10 @@ export async function runTask(task: Task, ctx: TaskContext): Promise<TaskResult>
       return statsOfParts(task, ctx);
     case 'merge-stats':
       return mergeStatsFiles(task, ctx);
+    case 'fit':
+      return fitFromStats(task, ctx);
+    case 'transform':
+      return transformPart(task, ctx);
     default:
       throw new Error(`unknown task kind: ${(task as { kind: string }).kind}`);
   }
@@ -28,6 +34,10 @@ export function describeTask(task: Task): string {
       return `statistics of ${task.parts.length} parts → ${task.file}`;
     case 'merge-stats':
       return `merge of ${task.inputs.length} statistics files → ${task.file}`;
+    case 'fit':
+      return `PCA fit from ${task.statsFile}`;
+    case 'transform':
+      return `transform ${task.part}`;
     default:
       return (task as { kind: string }).kind;
   }

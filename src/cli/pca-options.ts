@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import type { ComponentSelection, ScaleMode } from '../pca/index.js';
+import { UsageError, flag, optionalFlag, parseFlag } from './options.js';
+
+export const DEFAULT_VARIANCE = 0.95;
+
+export function addPcaOptions(cmd: Command): Command {
+  return cmd
+    .option('--k <n>', 'number of principal components to keep')
+    .option('--variance <r>', `keep the fewest components whose cumulative explained variance reaches r (default ${DEFAULT_VARIANCE})`)
+    .option('--scale <mode>', 'standardisation before PCA: standard (StandardScaler), minmax (MinMaxScaler) or none', 'standard');
+}
+
+export function pcaOptionsOf(o: Record<string, unknown>): { scale: ScaleMode; components: ComponentSelection } {
+  const scale = parseFlag(z.enum(['standard', 'minmax', 'none']), o.scale ?? 'standard', '--scale');
+  const k = optionalFlag(flag.positiveInt, o.k, '--k');
+  const varianceSchema = z.string().trim().regex(/^(0?\.\d+|1(\.0+)?|0)$/, 'a number in (0, 1]').transform(Number).pipe(z.number().gt(0, 'a number in (0, 1]').max(1));
+  const variance = optionalFlag(varianceSchema, o.variance, '--variance');
+  if (k !== undefined && variance !== undefined) throw new UsageError('--k and --variance: give one or the other');
+  return { scale, components: k !== undefined ? { k } : { variance: variance ?? DEFAULT_VARIANCE } };
+}

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { openStore } from '../storage/open.js';
+import { LocalRunner } from '../runner/local.js';
+import { completeFeatures, fitJob, splitModelLocation, statisticsJob, transformJob } from '../pipeline/reduce.js';
+import { createProgress } from '../util/progress.js';
+import type { Logger } from '../util/logger.js';
+import { addPcaOptions, pcaOptionsOf } from './pca-options.js';
+import { addPoolOptions } from './featurize.js';
+import { poolSize } from './options.js';
+
+export function registerReduce(program: Command, log: () => Logger): void {
+  const fit = program
+    .command('fit')
+    .description('fit a PCA on a features dataset: merge-able statistics per group of parts, merged as a tree, then the eigendecomposition')
+    .argument('<features>', 'a complete features dataset (folder or s3:// prefix)')
+    .argument('<pca-out>', 'folder or s3:// prefix for stats.bin and model.json')
+    .option('--json', 'print the summary as JSON')
+    .option('--quiet', 'no progress display');
+  addPoolOptions(addPcaOptions(fit));
+  fit.addHelpText('after', '\nExamples:\n  $ fruits fit out/features out/pca --variance 0.95\n  $ fruits fit out/features out/pca-200 --k 200 --scale none');
+  fit.action(async (featuresArg: string, pcaArg: string, o: Record<string, unknown>) => {
+    const { scale, components } = pcaOptionsOf(o);
+    const features = openStore(featuresArg);
+    const pca = openStore(pcaArg);
+    const manifest = await completeFeatures(features);
+    const runner = new LocalRunner(poolSize(o.workers, o.threads));
+    const progress = createProgress({ unit: 'parts', quiet: Boolean(o.quiet) });
+    try {
+      const stats = await statisticsJob(features, pca, { runner, progress });
+      const r = await fitJob(pca, { runner, progress, scale, components, featurizer: { modelId: manifest.config.model.id, sha256: manifest.config.model.sha256 } });
+      progress.stop();
+      const summary = { pca: pca.uriOf('model.json'), rows: stats.rows, dim: r.dim, k: r.k, explainedVariance: r.explainedVariance, scale, statisticsSeconds: stats.seconds, fitSeconds: r.seconds };
+      if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else
+        process.stdout.write(
+          `PCA on ${stats.rows} rows × ${r.dim}: k = ${r.k} (${(100 * r.explainedVariance).toFixed(2)}% of the variance, scale ${scale}) → ${summary.pca}\n` +
+            `statistics ${stats.seconds.toFixed(2)} s, fit ${r.seconds.toFixed(2)} s\n`,
+        );
+    } finally {
+      await runner.close();
+      void log;
+    }
+  });
+
+  const transform = program
+    .command('transform')
+    .description('apply a fitted PCA model to a features dataset (new images later): reduced Parquet parts, optionally CSV')
+    .requiredOption('--pca <model>', 'the PCA model: a model.json file or the folder holding it (local or s3://)')
+    .argument('<features>', 'a complete features dataset made with the same featurizer')
+    .argument('<output>', 'folder or s3:// prefix for the reduced dataset')
+    .option('--csv <folder>', 'also write path,label,pc_1..pc_k as CSV parts into this folder / s3:// prefix')
+    .option('--overwrite', 'replace a previous output instead of resuming it')
+    .option('--json', 'print the summary as JSON')
+    .option('--quiet', 'no progress display');
+  addPoolOptions(transform);
+  transform.addHelpText('after', '\nExamples:\n  $ fruits transform --pca out/pca out/features out/reduced\n  $ fruits transform --pca out/pca/model.json new/features new/reduced --csv new/reduced-csv');
+  transform.action(async (featuresArg: string, outputArg: string, o: Record<string, unknown>) => {
+    const { dir, file } = splitModelLocation(String(o.pca));
+    const runner = new LocalRunner(poolSize(o.workers, o.threads));
+    const progress = createProgress({ unit: 'parts', quiet: Boolean(o.quiet) });
+    try {
+      const r = await transformJob(openStore(featuresArg), { store: openStore(dir), file }, openStore(outputArg), {
+        runner,
+        progress,
+        csv: o.csv ? openStore(String(o.csv)) : undefined,
+        overwrite: Boolean(o.overwrite),
+        samplePoints: 0,
+      });
+      progress.stop();
+      const { sample: _s, ...summary } = r;
+      if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else process.stdout.write(`transformed ${r.rows} rows in ${r.parts} parts to k = ${r.k} → ${r.output} (${r.seconds.toFixed(2)} s)\n`);
+    } finally {
+      await runner.close();
+    }
+  });
+}

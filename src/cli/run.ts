@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { openStore } from '../storage/open.js';
+import { resolveModel } from '../model/resolve.js';
+import { LocalRunner } from '../runner/local.js';
+import { runJob, type RunSummary } from '../pipeline/run.js';
+import { createProgress } from '../util/progress.js';
+import type { Logger } from '../util/logger.js';
+import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf } from './featurize.js';
+import { addPcaOptions, pcaOptionsOf } from './pca-options.js';
+import { poolSize } from './options.js';
+
+function printRunSummary(s: RunSummary, json: boolean): void {
+  if (json) {
+    const { manifest: _m, rejectList: _r, ...featurize } = s.featurize;
+    process.stdout.write(`${JSON.stringify({ ...s, featurize })}\n`);
+    return;
+  }
+  const f = s.featurize;
+  process.stdout.write(
+    [
+      `run ${s.runId} → ${s.output}`,
+      `  featurize  ${f.rows} images, ${f.rejects} rejected, ${f.labels} labels, ${f.seconds.toFixed(1)} s (${f.imagesPerSecond.toFixed(1)} images/s)${f.resumedPartitions ? `, ${f.resumedPartitions}/${f.partitions} partitions resumed` : ''}`,
+      `  statistics ${s.statistics.rows} rows × ${s.statistics.dim}, ${s.statistics.seconds.toFixed(2)} s${s.statistics.resumed ? ' (resumed)' : ''}`,
+      `  fit        k = ${s.fit.k}, ${(100 * s.fit.explainedVariance).toFixed(2)}% of the variance, ${s.fit.seconds.toFixed(2)} s${s.fit.resumed ? ' (resumed)' : ''}`,
+      `  transform  ${s.transform.rows} rows → ${s.transform.k} components, ${s.transform.seconds.toFixed(2)} s${s.transform.resumedParts ? ` (${s.transform.resumedParts} parts resumed)` : ''}`,
+      `  report     ${s.report}`,
+      `total ${s.seconds.toFixed(1)} s`,
+    ].join('\n') + '\n',
+  );
+}
+
+export function registerRun(program: Command, log: () => Logger): void {
+  const cmd = program
+    .command('run')
+    .description('the whole job: featurize → statistics → PCA fit → transform → report.html (resumable stage by stage)')
+    .argument('<input>', 'folder or s3://bucket/prefix of <label>/<image> files')
+    .argument('<output>', 'folder or s3:// prefix: features/, pca/, reduced/, report.html')
+    .option('--csv', 'also write the reduced vectors as CSV (reduced-csv/)')
+    .option('--run-id <id>', 'name of this run (default: kept from a previous run in <output>, else a timestamp)')
+    .option('--overwrite', 'replace a previous run in <output> instead of resuming it')
+    .option('--json', 'print the summary as JSON')
+    .option('--quiet', 'no progress display');
+  addPcaOptions(addFeaturizeOptions(addPoolOptions(addModelOptions(cmd))));
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  $ fruits run ../shared/data/fruits360-mini/Training out --variance 0.95
+  $ fruits run photos/ out --k 200 --scale minmax --csv
+  $ fruits run s3://my-bucket/Test s3://my-bucket/Results/run-1`,
+  );
+  cmd.action(async (inputArg: string, outputArg: string, o: Record<string, unknown>) => {
+    const fopts = featurizeOptionsOf(o);
+    const popts = pcaOptionsOf(o);
+    const pool = poolSize(o.workers, o.threads);
+    const input = openStore(inputArg);
+    const output = openStore(outputArg);
+    const logger = log();
+    const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
+    logger.info(`model ${model.spec.id} (${model.sha256.slice(0, 12)}…), ${pool.workers} workers × ${pool.threadsPerWorker} threads`);
+    const runner = new LocalRunner({ ...pool, device: fopts.device });
+    let summary: RunSummary;
+    try {
+      summary = await runJob({
+        input,
+        output,
+        model,
+        ...fopts,
+        ...popts,
+        csv: Boolean(o.csv),
+        runId: o.runId as string | undefined,
+        overwrite: Boolean(o.overwrite),
+        runner,
+        progress: createProgress({ unit: 'images', quiet: Boolean(o.quiet) }),
+        log: logger,
+      });
+    } finally {
+      await runner.close();
+    }
+    printRunSummary(summary, Boolean(o.json));
+  });
+}

@@ -1,0 +1,257 @@
+// The jobs after featurization: statistics (a tree of merge-able partial statistics), the PCA
+// fit, and the transform of every features part. Each plans tasks for a runner, checks what an
+// earlier run already finished, and writes only through stores.
+import { MANIFEST, SUCCESS, checkOutputLocation, readJson, sidecarKey, writeJson } from '../sink/dataset.js';
+import { readFeaturesManifest, type FeaturesManifest } from '../sink/manifest.js';
+import { parsePcaModel, IncompatibleFeaturesError, checkCompatible, type ComponentSelection, type PcaModel, type ScaleMode } from '../pca/index.js';
+import type { Store } from '../storage/store.js';
+import type { Runner } from '../runner/runner.js';
+import type { Task, TaskResult } from '../tasks/index.js';
+import type { StatsResult } from '../tasks/statistics.js';
+import type { FitResult } from '../tasks/fit.js';
+import type { ScatterSample, TransformResult, TransformTask } from '../tasks/transform.js';
+import type { Progress } from '../util/progress.js';
+import { UserError } from '../util/errors.js';
+import { sha256Hex } from '../util/hash.js';
+import { SOFTWARE } from '../version.js';
+
+export const STATS_FILE = 'stats.bin';
+export const MODEL_FILE = 'model.json';
+const STATS_INFO = '_stats.json';
+const FIT_INFO = '_fit.json';
+export const REDUCED_FORMAT = 'fruits.reduced';
+
+export interface StageOptions {
+  runner: Runner;
+  progress: Progress;
+}
+
+/** A complete features dataset, or one clear line saying why not. */
+export async function completeFeatures(features: Store): Promise<FeaturesManifest> {
+  const manifest = await readFeaturesManifest(features);
+  if (!manifest) throw new UserError(`${features.root}: not a fruits features dataset (no ${MANIFEST})`);
+  if (!(await features.exists(SUCCESS)) || manifest.status !== 'complete' || !manifest.partitions) {
+    throw new UserError(`${features.root}: the features dataset is not complete (no ${SUCCESS}); finish or rerun its featurize first`);
+  }
+  return manifest;
+}
+
+/** Identifies a features dataset's content: the parts' fingerprints and the model. */
+export function featuresFingerprint(m: FeaturesManifest): string {
+  return sha256Hex(JSON.stringify([m.config.model.sha256, (m.partitions ?? []).map((p) => [p.file, p.fingerprint, p.rows])]));
+}
+
+async function runAll(runner: Runner, tasks: Task[], progress: Progress): Promise<TaskResult[]> {
+  return runner.run(tasks, { onProgress: (n) => progress.tick(n) });
+}
+
+export interface StatsSummary {
+  rows: number;
+  dim: number;
+  fingerprint: string;
+  seconds: number;
+  resumed: boolean;
+}
+
+/**
+ * Partial statistics of groups of parts, then merged as a tree (fan-in `fanIn`) into STATS_FILE
+ * in the `pca` store. Groups and tree are fixed by the part count alone, so every runner merges
+ * in the same order and gets the same numbers.
+ */
+export async function statisticsJob(
+  features: Store,
+  pca: Store,
+  opts: StageOptions & { groupSize?: number; fanIn?: number },
+): Promise<StatsSummary> {
+  const t0 = performance.now();
+  const manifest = await completeFeatures(features);
+  const fingerprint = featuresFingerprint(manifest);
+  const done = await readJson<StatsSummary>(pca, STATS_INFO).catch(() => undefined);
+  if (done?.fingerprint === fingerprint && (await pca.exists(STATS_FILE))) return { ...done, resumed: true };
+
+  const parts = (manifest.partitions ?? []).filter((p) => p.rows > 0).map((p) => p.file);
+  if (parts.length === 0) throw new UserError(`${features.root}: no rows to fit a PCA on`);
+  const groupSize = opts.groupSize ?? 4;
+  const fanIn = opts.fanIn ?? 8;
+  const dir = '_stats';
+  let level: string[] = [];
+  const groups: Task[] = [];
+  for (let g = 0; g * groupSize < parts.length; g++) {
+    const file = `${dir}/g-${String(g).padStart(5, '0')}.bin`;
+    level.push(file);
+    groups.push({ kind: 'stats', features: features.root, parts: parts.slice(g * groupSize, (g + 1) * groupSize), output: pca.root, file });
+  }
+  opts.progress.stage('statistics', parts.length, 'parts');
+  await runAll(opts.runner, groups, opts.progress);
+  // Merge levels until one file remains; the last merge writes STATS_FILE itself.
+  let depth = 1;
+  let result: StatsResult | undefined;
+  do {
+    const next: string[] = [];
+    const merges: Task[] = [];
+    const last = level.length <= fanIn;
+    for (let i = 0; i < level.length; i += fanIn) {
+      const file = last ? STATS_FILE : `${dir}/l${depth}-${String(i / fanIn).padStart(5, '0')}.bin`;
+      next.push(file);
+      merges.push({ kind: 'merge-stats', store: pca.root, inputs: level.slice(i, i + fanIn), file });
+    }
+    const results = await runAll(opts.runner, merges, opts.progress);
+    result = results[0] as StatsResult;
+    level = next;
+    depth++;
+  } while (level.length > 1);
+  await pca.deletePrefix(`${dir}/`);
+  const summary: StatsSummary = { rows: result.rows, dim: result.dim, fingerprint, seconds: (performance.now() - t0) / 1000, resumed: false };
+  await writeJson(pca, STATS_INFO, summary);
+  return summary;
+}
+
+export interface FitSummary extends FitResult {
+  resumed: boolean;
+  model: PcaModel;
+  modelSha256: string;
+}
+
+export async function fitJob(
+  pca: Store,
+  opts: StageOptions & { scale: ScaleMode; components: ComponentSelection; featurizer: { modelId: string; sha256: string } },
+): Promise<FitSummary> {
+  const stats = await readJson<StatsSummary>(pca, STATS_INFO);
+  if (!stats) throw new UserError(`${pca.root}: no statistics (${STATS_FILE}) to fit from`);
+  const key = JSON.stringify({ stats: stats.fingerprint, scale: opts.scale, components: opts.components });
+  const previous = await readJson<FitResult & { key: string }>(pca, FIT_INFO).catch(() => undefined);
+  let result: FitResult;
+  let resumed = false;
+  if (previous?.key === key && (await pca.exists(MODEL_FILE))) {
+    result = previous;
+    resumed = true;
+  } else {
+    opts.progress.stage('fit', 1, 'steps');
+    const [r] = await runAll(
+      opts.runner,
+      [{ kind: 'fit', store: pca.root, statsFile: STATS_FILE, modelFile: MODEL_FILE, scale: opts.scale, components: opts.components, featurizer: opts.featurizer }],
+      opts.progress,
+    );
+    result = r as FitResult;
+    await writeJson(pca, FIT_INFO, { ...result, key });
+  }
+  const bytes = await pca.read(MODEL_FILE);
+  return { ...result, resumed, model: parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE)), modelSha256: sha256Hex(bytes) };
+}
+
+/** `s3://b/x/model.json` → store of `s3://b/x` and key `model.json`; a folder → its model.json. */
+export function splitModelLocation(location: string): { dir: string; file: string } {
+  if (/\.json$/i.test(location)) {
+    const i = location.replace(/\/+$/, '').lastIndexOf('/');
+    return i < 0 ? { dir: '.', file: location } : { dir: location.slice(0, i) || '/', file: location.slice(i + 1) };
+  }
+  return { dir: location, file: MODEL_FILE };
+}
+
+export interface TransformSummary {
+  output: string;
+  rows: number;
+  parts: number;
+  resumedParts: number;
+  k: number;
+  seconds: number;
+  sample: ScatterSample[];
+}
+
+export async function transformJob(
+  features: Store,
+  pca: { store: Store; file: string },
+  output: Store,
+  opts: StageOptions & { csv?: Store; overwrite?: boolean; samplePoints?: number },
+): Promise<TransformSummary> {
+  const t0 = performance.now();
+  const manifest = await completeFeatures(features);
+  let bytes: Buffer;
+  try {
+    bytes = await pca.store.read(pca.file);
+  } catch {
+    throw new UserError(`${pca.store.uriOf(pca.file)}: no PCA model there`);
+  }
+  const model = parsePcaModel(bytes.toString('utf8'), pca.store.uriOf(pca.file));
+  const pcaSha256 = sha256Hex(bytes);
+  try {
+    checkCompatible(model, { modelId: manifest.config.model.id, sha256: manifest.config.model.sha256, dim: manifest.featureDim });
+  } catch (err) {
+    if (err instanceof IncompatibleFeaturesError) throw new UserError(`${features.root}: ${err.message}`);
+    throw err;
+  }
+  const state = await checkOutputLocation(output, REDUCED_FORMAT);
+  if (state === 'previous' && opts.overwrite) await output.deletePrefix('');
+  if (opts.csv && opts.overwrite) await opts.csv.deletePrefix('');
+  const previous = state === 'previous' && !opts.overwrite ? await readJson<{ pcaSha256?: string }>(output, MANIFEST) : undefined;
+  if (previous && previous.pcaSha256 !== pcaSha256) {
+    throw new UserError(`output ${output.root} holds a transform with another PCA model; pass --overwrite to replace it`);
+  }
+  const base = {
+    format: REDUCED_FORMAT,
+    formatVersion: 1,
+    software: SOFTWARE,
+    features: features.root,
+    pca: pca.store.uriOf(pca.file),
+    pcaSha256,
+    k: model.k,
+    featurizer: model.featurizer,
+  };
+  await output.deletePrefix(SUCCESS);
+  await writeJson(output, MANIFEST, { ...base, status: 'running' });
+
+  const parts = manifest.partitions ?? [];
+  const perPart = Math.ceil((opts.samplePoints ?? 5000) / Math.max(1, parts.length));
+  const metadata = {
+    'fruits.format': REDUCED_FORMAT,
+    'fruits.model_id': model.featurizer.modelId,
+    'fruits.model_sha256': model.featurizer.sha256,
+    'fruits.pca_sha256': pcaSha256,
+    'fruits.feature_dim': String(model.k),
+    'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
+  };
+  const results: TransformResult[] = [];
+  const tasks: TransformTask[] = [];
+  for (const p of parts) {
+    const done = await readJson<TransformResult>(output, sidecarKey(p.file)).catch(() => undefined);
+    if (done && done.fingerprint === p.fingerprint && done.pcaSha256 === pcaSha256 && (await output.exists(p.file)) && (!opts.csv || (await opts.csv.exists(p.file.replace(/\.parquet$/, '.csv'))))) {
+      results.push(done);
+      continue;
+    }
+    tasks.push({
+      kind: 'transform',
+      features: features.root,
+      part: p.file,
+      pcaStore: pca.store.root,
+      pcaFile: pca.file,
+      pcaSha256,
+      output: output.root,
+      csvOutput: opts.csv?.root,
+      metadata,
+      fingerprint: p.fingerprint,
+      samplePoints: perPart,
+    });
+  }
+  const resumedParts = results.length;
+  opts.progress.stage('transform', parts.length, 'parts');
+  opts.progress.tick(resumedParts);
+  for (const r of await runAll(opts.runner, tasks, opts.progress)) results.push(r as TransformResult);
+  results.sort((a, b) => (a.part < b.part ? -1 : 1));
+  const rows = results.reduce((s, r) => s + r.rows, 0);
+  const seconds = (performance.now() - t0) / 1000;
+  await writeJson(output, MANIFEST, {
+    ...base,
+    status: 'complete',
+    counts: { rows, parts: results.length },
+    columns: [
+      { name: 'path', type: 'string' },
+      { name: 'label', type: 'string' },
+      { name: 'features', type: `list<float32>[${model.k}]` },
+    ],
+    partitions: results.map((r) => ({ file: r.part, rows: r.rows, fingerprint: r.fingerprint })),
+    timings: { seconds, resumedParts },
+  });
+  await output.write(SUCCESS, '');
+  if (opts.csv) await opts.csv.write(SUCCESS, '');
+  return { output: output.root, rows, parts: results.length, resumedParts, k: model.k, seconds, sample: results.flatMap((r) => r.sample) };
+}

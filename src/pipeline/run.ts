@@ -1,0 +1,138 @@
+// `fruits run`: featurize → statistics → fit → transform → report, in one command, with stage
+// outputs in subfolders. Every stage checks what an earlier run finished, so a rerun after a
+// crash redoes only what is missing.
+import { featurizeJob, type FeaturizeJobOptions, type FeaturizeSummary } from './featurize.js';
+import { MODEL_FILE, fitJob, statisticsJob, transformJob, type FitSummary, type StatsSummary, type TransformSummary } from './reduce.js';
+import { checkOutputLocation, readJson, writeJson } from '../sink/dataset.js';
+import { renderReportHtml } from '../report/html.js';
+import { REPORT_LIMITS, type RunReport } from '../report/types.js';
+import type { ComponentSelection, ScaleMode } from '../pca/index.js';
+import type { Store } from '../storage/store.js';
+import { SOFTWARE } from '../version.js';
+
+export const RUN_FORMAT = 'fruits.run';
+export const RUN_MANIFEST = '_run.json';
+export const LAYOUT = { features: 'features', pca: 'pca', reduced: 'reduced', csv: 'reduced-csv', report: 'report.html' } as const;
+
+export interface RunJobOptions extends Omit<FeaturizeJobOptions, 'output'> {
+  output: Store;
+  scale: ScaleMode;
+  components: ComponentSelection;
+  csv: boolean;
+  runId?: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  output: string;
+  featurize: FeaturizeSummary;
+  statistics: StatsSummary;
+  fit: Omit<FitSummary, 'model'>;
+  transform: Omit<TransformSummary, 'sample'>;
+  report: string;
+  seconds: number;
+}
+
+export async function runJob(opts: RunJobOptions): Promise<RunSummary> {
+  const t0 = performance.now();
+  const root = opts.output;
+  const state = await checkOutputLocation(root, RUN_FORMAT, RUN_MANIFEST);
+  if (state === 'previous' && opts.overwrite) {
+    opts.log.info(`--overwrite: removing the previous run in ${root.root}`);
+    await root.deletePrefix('');
+  }
+  const previous = await readJson<{ runId?: string; createdAt?: string }>(root, RUN_MANIFEST);
+  const runId = opts.runId ?? previous?.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const base = {
+    format: RUN_FORMAT,
+    formatVersion: 1,
+    runId,
+    software: SOFTWARE,
+    createdAt: previous?.createdAt ?? new Date().toISOString(),
+    input: opts.input.root,
+    layout: LAYOUT,
+    pca: { scale: opts.scale, components: opts.components },
+  };
+  await writeJson(root, RUN_MANIFEST, { ...base, status: 'running' });
+
+  const stage = { runner: opts.runner, progress: opts.progress };
+  const features = root.sub(LAYOUT.features);
+  const pca = root.sub(LAYOUT.pca);
+  const featurize = await featurizeJob({ ...opts, output: features, overwrite: false });
+  const statistics = await statisticsJob(features, pca, stage);
+  const fit = await fitJob(pca, {
+    ...stage,
+    scale: opts.scale,
+    components: opts.components,
+    featurizer: { modelId: opts.model.spec.id, sha256: opts.model.sha256 },
+  });
+  const transform = await transformJob(features, { store: pca, file: MODEL_FILE }, root.sub(LAYOUT.reduced), {
+    ...stage,
+    csv: opts.csv ? root.sub(LAYOUT.csv) : undefined,
+    samplePoints: REPORT_LIMITS.scatterPoints,
+  });
+  opts.progress.stop();
+  const seconds = (performance.now() - t0) / 1000;
+  const report = buildRunReport({ runId, input: opts.input.root, output: root.root, seconds, featurize, statistics, fit, transform });
+  await root.write(LAYOUT.report, renderReportHtml(report));
+
+  const { model: _model, ...fitInfo } = fit;
+  const { sample: _sample, ...transformInfo } = transform;
+  const { manifest: _manifest, rejectList: _rejects, ...featurizeInfo } = featurize;
+  await writeJson(root, RUN_MANIFEST, {
+    ...base,
+    status: 'complete',
+    completedAt: new Date().toISOString(),
+    seconds,
+    stages: { featurize: featurizeInfo, statistics, fit: fitInfo, transform: transformInfo },
+  });
+  return { runId, output: root.root, featurize, statistics, fit: fitInfo, transform: transformInfo, report: root.uriOf(LAYOUT.report), seconds };
+}
+
+export function buildRunReport(r: {
+  runId: string;
+  input: string;
+  output: string;
+  seconds: number;
+  featurize: FeaturizeSummary;
+  statistics: StatsSummary;
+  fit: FitSummary;
+  transform: TransformSummary;
+}): RunReport {
+  const m = r.fit.model;
+  // Past the numerical rank (e.g. fewer rows than features) the spectrum is round-off noise.
+  const ratios = Array.from(m.spectrumRatio.subarray(0, Math.max(m.k, Math.min(m.rank, m.spectrumRatio.length))));
+  let acc = 0;
+  const cumulative = ratios.map((v) => Math.min(1, (acc += v)));
+  const rowsPerLabel = Object.entries(r.featurize.manifest.rowsPerLabel ?? {}).map(([label, count]) => ({ label, count }));
+  const points = r.transform.sample.slice(0, REPORT_LIMITS.scatterPoints);
+  const rate = (items: number, s: number) => (s > 0 ? items / s : 0);
+  return {
+    title: `fruits run ${r.runId}`,
+    runId: r.runId,
+    generatedAt: new Date().toISOString(),
+    input: r.input,
+    output: r.output,
+    softwareVersion: `${SOFTWARE.name} ${SOFTWARE.version}`,
+    durationSeconds: r.seconds,
+    model: { id: m.featurizer.modelId, sha256: m.featurizer.sha256 },
+    totals: { images: r.featurize.listed, rows: r.featurize.rows, rejects: r.featurize.rejects, labels: rowsPerLabel.length },
+    rowsPerLabel,
+    rejects: { total: r.featurize.rejects, items: r.featurize.rejectList.slice(0, REPORT_LIMITS.rejects).map((x) => ({ path: x.path, reason: x.reason })) },
+    timings: [
+      { stage: 'featurize', seconds: r.featurize.seconds, items: r.featurize.listed, itemsPerSecond: r.featurize.imagesPerSecond },
+      { stage: 'statistics', seconds: r.statistics.seconds, items: r.statistics.rows, itemsPerSecond: rate(r.statistics.rows, r.statistics.seconds) },
+      { stage: 'fit', seconds: r.fit.seconds, items: r.fit.rows, itemsPerSecond: rate(r.fit.rows, r.fit.seconds) },
+      { stage: 'transform', seconds: r.transform.seconds, items: r.transform.rows, itemsPerSecond: rate(r.transform.rows, r.transform.seconds) },
+    ],
+    pca: {
+      k: m.k,
+      variance: 'variance' in m.selection ? m.selection.variance : undefined,
+      scale: m.scale,
+      inputDim: m.dim,
+      explainedVarianceRatio: ratios,
+      cumulative,
+    },
+    scatter: { total: r.transform.rows, points },
+  };
+}

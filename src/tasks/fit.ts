@@ -1,0 +1,43 @@
+// The fit task: merged statistics in → PCA model file out. No pass over the rows.
+import { decodeStats } from '../stats/index.js';
+import { fitPca, serializePcaModel, type ComponentSelection, type ScaleMode, type FeaturizerId } from '../pca/index.js';
+import type { TaskContext } from './context.js';
+
+export interface FitTask {
+  kind: 'fit';
+  /** Store holding the merged statistics file; the model is written beside it. */
+  store: string;
+  statsFile: string;
+  modelFile: string;
+  scale: ScaleMode;
+  components: ComponentSelection;
+  featurizer: FeaturizerId;
+}
+
+export interface FitResult {
+  kind: 'fit';
+  modelFile: string;
+  k: number;
+  dim: number;
+  rows: number;
+  explainedVariance: number;
+  seconds: number;
+}
+
+export async function fitFromStats(task: FitTask, ctx: TaskContext): Promise<FitResult> {
+  const t0 = performance.now();
+  const store = ctx.store(task.store);
+  const stats = decodeStats(await store.read(task.statsFile), store.uriOf(task.statsFile));
+  const model = await fitPca(stats, { scale: task.scale, components: task.components, featurizer: task.featurizer });
+  await store.write(task.modelFile, serializePcaModel(model));
+  ctx.progress(1);
+  return {
+    kind: 'fit',
+    modelFile: task.modelFile,
+    k: model.k,
+    dim: model.dim,
+    rows: model.rowsFitted,
+    explainedVariance: model.explainedVarianceRatio.reduce((a, b) => a + b, 0),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
