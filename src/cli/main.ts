@@ -8,10 +8,16 @@ import { TaskFailedError } from '../runner/runner.js';
 import { SOFTWARE } from '../version.js';
 import { registerFeaturize } from './featurize.js';
 import { registerInspect } from './inspect.js';
+import { registerClassifyCommands } from './classify.js';
 import { registerReduce } from './reduce.js';
 import { registerRun } from './run.js';
-import { UsageError } from './options.js';
 import { TooManyRejectsError } from '../pipeline/featurize.js';
+import { s3OptionsToEnv } from '../storage/s3-config.js';
+import { UsageError, flag, parseFlag } from './options.js';
+import { z } from 'zod';
+
+// The SDK's notice about Node versions is noise on every command; the project supports Node 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 let logger: Logger | undefined;
 const log = () => (logger ??= createLogger());
@@ -20,12 +26,28 @@ const program = new Command('fruits')
   .description('Fruit photos → MobileNetV2 features → standardisation + PCA, on one machine or a BullMQ cluster.')
   .version(SOFTWARE.version)
   .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+  .option('--s3-force-path-style', 'path-style S3 addressing, for MinIO, Ceph RGW, s3rver (env FRUITS_S3_FORCE_PATH_STYLE)')
+  .option('--s3-checksums <mode>', 'when_supported (default) or when_required, for stores that reject CRC trailers (env FRUITS_S3_CHECKSUMS)')
+  .option('--s3-max-attempts <n>', 'attempts per S3 request, with jittered backoff (env FRUITS_S3_MAX_ATTEMPTS)')
+  .exitOverride()
+  // S3 settings travel as environment variables so worker processes get them too.
+  .hook('preAction', (cmd) => {
+    const o = cmd.opts();
+    Object.assign(
+      process.env,
+      s3OptionsToEnv({
+        forcePathStyle: o.s3ForcePathStyle ? true : undefined,
+        checksums: o.s3Checksums === undefined ? undefined : parseFlag(z.enum(['when_supported', 'when_required']), o.s3Checksums, '--s3-checksums'),
+        maxAttempts: o.s3MaxAttempts === undefined ? undefined : parseFlag(flag.positiveInt, o.s3MaxAttempts, '--s3-max-attempts'),
+      }),
+    );
+  });
 
 registerRun(program, log);
 registerFeaturize(program, log);
 registerReduce(program, log);
 registerInspect(program);
+registerClassifyCommands(program, log);
 
 function exitCodeOf(err: unknown): number {
   if (err instanceof TooManyRejectsError) return 3;
