@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchFeaturize } from './featurize.js';
+import { benchPca } from './pca.js';
 import { repoRoot, table } from './util.js';
 
 type Section = () => Promise<Record<string, unknown>>;
@@ -18,6 +19,7 @@ const sections: Record<string, Section> = {
       batchSize: Number(process.env.BENCH_BATCH ?? 16),
       rawSeconds: 12,
     }),
+  pca: () => benchPca({ log: (m: string) => console.error(m) }) as Promise<Record<string, unknown>>,
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(sections);
