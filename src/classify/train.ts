@@ -1,0 +1,270 @@
+// `fruits train`: a labelled features (or reduced) dataset in, bundle contents out.
+//
+//   1. read every row and its label; labels are the classes, in byte-wise order
+//   2. optional PCA: a given model file, the reduced dataset's own model, or one fitted here on
+//      the training rows (merge-able statistics + eigendecomposition, as `fruits fit` does)
+//   3. standardise (per feature for raw features, uniformly for PCA scores, none for k-NN)
+//   4. held-out slice: the last `holdout` share of each class in path order. Fruits-360 classes
+//      are video frames, so a random slice would hold near-copies of training rows and say
+//      nothing; the tail of each class is the least like the rest. It measures the fit, and
+//      with --l2 auto picks λ from a grid; the final model is then refitted on every row.
+//   5. fit (logistic regression by L-BFGS, or k-NN), and score the training rows.
+// Nothing here is random: the same data and options give the same bundle.
+import { statsOfRows } from '../stats/index.js';
+import { checkCompatible, fitPca, IncompatibleFeaturesError, parsePcaModel, project, type PcaModel } from '../pca/index.js';
+import { splitModelLocation } from '../pipeline/reduce.js';
+import { openStore } from '../storage/open.js';
+import { UserError } from '../util/errors.js';
+import { sha256Hex } from '../util/hash.js';
+import type { Logger } from '../util/logger.js';
+import type { Progress } from '../util/progress.js';
+import { pcaText, type BundleContents, type TrainingInfo } from './bundle.js';
+import { classifierScores, type Classifier, type ClassifierKind } from './classifier.js';
+import { datasetsAt, loadDataset, type LabelledRows } from './dataset.js';
+import { fitKnn } from './knn.js';
+import { fitLogReg, type LogRegFit, type LogRegModel } from './logreg.js';
+import { accuracyOf, type Accuracy } from './metrics.js';
+import { fitStandardizer, standardize, type StandardizeMode } from './standardize.js';
+
+export const TRAIN_DEFAULTS = {
+  classifier: 'logreg' as ClassifierKind,
+  l2: 1e-4,
+  l2Grid: [1e-2, 1e-3, 1e-4, 1e-5],
+  knnK: 5,
+  holdout: 0.1,
+  maxIterations: 500,
+  tolerance: 1e-7,
+};
+
+export interface TrainOptions {
+  dataset: string;
+  classifier: ClassifierKind;
+  /** A PCA model file to reduce raw features with. */
+  pcaFile?: string;
+  /** Fit a PCA with this many components on the training rows. */
+  pcaK?: number;
+  l2: number | 'auto';
+  knnK: number;
+  /** Share of each class held out to measure the fit (0: none). */
+  holdout: number;
+  maxIterations: number;
+  tolerance: number;
+  log: Logger;
+  progress: Progress;
+}
+
+export async function readPcaFile(location: string): Promise<{ model: PcaModel; text: string }> {
+  const { dir, file } = splitModelLocation(location);
+  const store = openStore(dir);
+  let bytes: Buffer;
+  try {
+    bytes = await store.read(file);
+  } catch {
+    throw new UserError(`${store.uriOf(file)}: cannot read the PCA model`);
+  }
+  const text = bytes.toString('utf8');
+  try {
+    return { model: parsePcaModel(text, store.uriOf(file)), text };
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+}
+
+/** Indices of the held-out rows: the last `fraction` of each class in path order. */
+export function holdoutSplit(data: LabelledRows, fraction: number): { fit: number[]; held: number[] } {
+  if (fraction <= 0) return { fit: data.paths.map((_, i) => i), held: [] };
+  const byClass = new Map<string, number[]>();
+  data.labels.forEach((l, i) => {
+    const list = byClass.get(l);
+    if (list) list.push(i);
+    else byClass.set(l, [i]);
+  });
+  const heldSet = new Set<number>();
+  for (const rows of byClass.values()) {
+    if (rows.length < 2) continue;
+    rows.sort((a, b) => Buffer.compare(Buffer.from(data.paths[a]), Buffer.from(data.paths[b])));
+    const count = Math.min(rows.length - 1, Math.max(1, Math.round(rows.length * fraction)));
+    for (const r of rows.slice(rows.length - count)) heldSet.add(r);
+  }
+  const fit: number[] = [];
+  const held: number[] = [];
+  data.paths.forEach((_, i) => (heldSet.has(i) ? held : fit).push(i));
+  return { fit, held };
+}
+
+function pick(x: Float32Array, dim: number, indices: readonly number[]): Float32Array {
+  const out = new Float32Array(indices.length * dim);
+  indices.forEach((r, i) => out.set(x.subarray(r * dim, (r + 1) * dim), i * dim));
+  return out;
+}
+
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Resolves the dataset argument: a run's reduced dataset wins (it is what the run was for). */
+async function trainingData(location: string): Promise<LabelledRows> {
+  const choice = await datasetsAt(location);
+  if (!choice) throw new UserError(`${location}: not a fruits dataset (no _manifest.json); featurize the images first (fruits featurize)`);
+  return loadDataset(choice.reduced ?? choice.features!);
+}
+
+export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
+  const t0 = performance.now();
+  const { log } = opts;
+  if (opts.pcaFile && opts.pcaK) throw new UserError('--pca and --pca-k are alternatives: give one of them');
+  if (opts.l2 === 'auto' && !(opts.holdout > 0)) throw new UserError('--l2 auto picks λ on the held-out slice: it needs --holdout > 0');
+  const data = await trainingData(opts.dataset);
+  const { space } = data;
+  const spec = space.featurizer.spec;
+  if (!spec) {
+    throw new UserError(`${data.location}: the spec of featurizer ${space.featurizer.id} is unknown (its features dataset is gone); train on the features dataset instead`);
+  }
+  log.info(`${data.n} rows × ${space.dim} ${space.kind === 'reduced' ? 'PCA scores' : 'features'} from ${data.location}`);
+  const tLoad = performance.now();
+
+  // --- PCA
+  let pca: { model: PcaModel; text: string } | undefined;
+  let pcaSource: 'fitted' | 'file' | 'dataset' | undefined;
+  let x = data.rows;
+  if (space.kind === 'reduced') {
+    if (opts.pcaK) throw new UserError(`${data.location} is already reduced (k = ${space.dim}); --pca-k applies to a features dataset`);
+    pca = await readPcaFile(opts.pcaFile ?? space.pcaLocation!);
+    if (sha256Hex(pca.text) !== space.pcaSha256) {
+      throw new UserError(`${opts.pcaFile ?? space.pcaLocation}: not the PCA model that reduced ${data.location} (sha256 differs)`);
+    }
+    pcaSource = 'dataset';
+  } else if (opts.pcaFile || opts.pcaK) {
+    const tPca = performance.now();
+    if (opts.pcaFile) {
+      pca = await readPcaFile(opts.pcaFile);
+      try {
+        checkCompatible(pca.model, { modelId: space.featurizer.id, sha256: space.featurizer.sha256, dim: space.dim });
+      } catch (err) {
+        if (err instanceof IncompatibleFeaturesError) throw new UserError(`${opts.pcaFile}: ${err.message}`);
+        throw err;
+      }
+      pcaSource = 'file';
+    } else {
+      const k = opts.pcaK!;
+      if (k > Math.min(space.dim, data.n - 1)) throw new UserError(`--pca-k ${k}: at most ${Math.min(space.dim, data.n - 1)} components for ${data.n} rows of ${space.dim} features`);
+      log.info(`fitting PCA (k = ${k}, standardised) on the ${data.n} training rows`);
+      const stats = await statsOfRows(data.rows, data.n, space.dim, { rowName: (i) => data.paths[i] });
+      const model = await fitPca(stats, { scale: 'standard', components: { k }, featurizer: { modelId: space.featurizer.id, sha256: space.featurizer.sha256 } });
+      pca = { model, text: pcaText(model) };
+      pcaSource = 'fitted';
+    }
+    x = await project(pca.model, data.rows, data.n);
+    log.info(`PCA: ${space.dim} → ${pca.model.k} dimensions in ${((performance.now() - tPca) / 1000).toFixed(1)} s`);
+  }
+  const tPcaDone = performance.now();
+  const dim = pca ? pca.model.k : space.dim;
+
+  // --- labels and inputs
+  const labels = [...new Set(data.labels)].sort(byteOrder);
+  if (labels.length < 2) throw new UserError(`${data.location}: only one label (${labels[0]}); a classifier needs at least two`);
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const y = Int32Array.from(data.labels, (l) => index.get(l)!);
+  const mode: StandardizeMode = opts.classifier === 'knn' ? 'none' : pca ? 'uniform' : 'per-feature';
+  const standardizer = fitStandardizer(x, data.n, dim, mode);
+  const xs = standardize(standardizer, x, data.n);
+  const classes = labels.length;
+
+  // --- held-out slice
+  const split = holdoutSplit(data, opts.holdout);
+  const fitX = split.held.length ? pick(xs, dim, split.fit) : xs;
+  const fitY = split.held.length ? Int32Array.from(split.fit, (i) => y[i]) : y;
+  const heldX = pick(xs, dim, split.held);
+  const heldY = Int32Array.from(split.held, (i) => y[i]);
+
+  let classifier: Classifier;
+  let heldOut: Accuracy | undefined;
+  let optimizer: TrainingInfo['optimizer'] = null;
+  let l2Info: TrainingInfo['l2'] = null;
+  const tFit = performance.now();
+  if (opts.classifier === 'logreg') {
+    const fit = async (rows: Float32Array, labelsOf: Int32Array, n: number, l2: number, init?: LogRegModel, what = 'all rows'): Promise<LogRegFit> => {
+      opts.progress.stage(`fit λ=${l2}`, opts.maxIterations, 'iterations');
+      const t = performance.now();
+      const r = await fitLogReg(rows, labelsOf, n, dim, classes, {
+        l2,
+        maxIterations: opts.maxIterations,
+        tolerance: opts.tolerance,
+        init,
+        onIteration: () => opts.progress.tick(1),
+      });
+      log.info(`logistic regression λ=${l2} on ${what} (${n}): ${r.iterations} iterations, loss ${r.loss.toFixed(5)}, ${((performance.now() - t) / 1000).toFixed(1)} s (${r.stop})`);
+      return r;
+    };
+    let chosen = opts.l2 === 'auto' ? TRAIN_DEFAULTS.l2Grid[0] : opts.l2;
+    let warm: LogRegModel | undefined;
+    if (split.held.length) {
+      const grid = opts.l2 === 'auto' ? TRAIN_DEFAULTS.l2Grid : [opts.l2];
+      const candidates: { l2: number; heldOutTop1: number; heldOutLoss: number; model: LogRegModel; acc: Accuracy }[] = [];
+      // Largest λ first: each fit warm-starts the next, smoother-to-sharper.
+      for (const l2 of grid) {
+        const r = await fit(fitX, fitY, split.fit.length, l2, candidates.at(-1)?.model, `the ${split.fit.length} rows outside the held-out slice`);
+        const acc = accuracyOf(await classifierScores(r.model, heldX, split.held.length), heldY, classes);
+        log.info(`  held-out (${split.held.length} rows): top-1 ${(acc.top1 * 100).toFixed(2)} %, log-loss ${acc.loss.toFixed(4)}`);
+        candidates.push({ l2, heldOutTop1: acc.top1, heldOutLoss: acc.loss, model: r.model, acc });
+      }
+      const best = candidates.reduce((a, b) => (b.heldOutTop1 > a.heldOutTop1 || (b.heldOutTop1 === a.heldOutTop1 && b.heldOutLoss < a.heldOutLoss) ? b : a));
+      chosen = best.l2;
+      warm = best.model;
+      heldOut = best.acc;
+      l2Info = { chosen, candidates: opts.l2 === 'auto' ? candidates.map(({ l2, heldOutTop1, heldOutLoss }) => ({ l2, heldOutTop1, heldOutLoss })) : undefined };
+    } else {
+      l2Info = { chosen };
+    }
+    const final = await fit(xs, y, data.n, chosen, warm);
+    classifier = final.model;
+    optimizer = { iterations: final.iterations, evaluations: final.evaluations, stop: final.stop };
+  } else {
+    if (split.held.length) {
+      const m = fitKnn(fitX, fitY, split.fit.length, dim, classes, opts.knnK);
+      heldOut = accuracyOf(await classifierScores(m, heldX, split.held.length), heldY, classes);
+      log.info(`k-NN (k = ${opts.knnK}) held-out (${split.held.length} rows): top-1 ${(heldOut.top1 * 100).toFixed(2)} %`);
+    }
+    classifier = fitKnn(xs, y, data.n, dim, classes, opts.knnK);
+  }
+  opts.progress.stop();
+  const tFitDone = performance.now();
+  const train = accuracyOf(await classifierScores(classifier, xs, data.n), y, classes);
+  const tEnd = performance.now();
+
+  const training: TrainingInfo = {
+    dataset: data.location,
+    datasetKind: space.kind,
+    rows: data.n,
+    classes,
+    featureDim: spec.feature.dim,
+    inputDim: dim,
+    pca: pca
+      ? {
+          source: pcaSource!,
+          k: pca.model.k,
+          scale: pca.model.scale,
+          varianceKept: Math.min(1, pca.model.explainedVarianceRatio.reduce((a, v) => a + v, 0)),
+        }
+      : null,
+    l2: l2Info,
+    knnK: classifier.kind === 'knn' ? classifier.k : null,
+    heldOut: heldOut ? { ...heldOut, fraction: opts.holdout } : null,
+    train,
+    optimizer,
+    seconds: {
+      load: (tLoad - t0) / 1000,
+      pca: (tPcaDone - tLoad) / 1000,
+      fit: (tFitDone - tFit) / 1000,
+      total: (tEnd - t0) / 1000,
+    },
+  };
+  return {
+    featurizer: { id: space.featurizer.id, sha256: space.featurizer.sha256, spec },
+    pca,
+    standardizer,
+    classifier,
+    labels,
+    training,
+  };
+}

@@ -1,0 +1,43 @@
+// Prometheus metrics of the server (one registry per server, so several can live in a process):
+// requests by route and status, latency, requests in flight, and the batcher's behaviour.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ServerMetrics {
+  registry: Registry;
+  requests: Counter<'method' | 'route' | 'status'>;
+  duration: Histogram<'route'>;
+  inFlight: Gauge;
+  queueDepth: Gauge;
+  batchSize: Histogram;
+  inferSeconds: Histogram;
+  rejectedImages: Counter<'reason'>;
+  shed: Counter;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServerMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'fruits_' });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({ name: 'fruits_http_requests_total', help: 'HTTP requests by method, route and status code', labelNames: ['method', 'route', 'status'], registers }),
+    duration: new Histogram({
+      name: 'fruits_http_request_duration_seconds',
+      help: 'HTTP request latency by route',
+      labelNames: ['route'],
+      buckets: [0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    inFlight: new Gauge({ name: 'fruits_http_requests_in_flight', help: 'Classify requests being handled', registers }),
+    queueDepth: new Gauge({ name: 'fruits_inference_queue_depth', help: 'Images waiting for an inference batch', registers }),
+    batchSize: new Histogram({ name: 'fruits_inference_batch_size', help: 'Images per inference call', buckets: [1, 2, 4, 8, 12, 16, 24, 32, 64], registers }),
+    inferSeconds: new Histogram({
+      name: 'fruits_inference_duration_seconds',
+      help: 'Duration of one batched inference call (featurize + classify)',
+      buckets: [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28],
+      registers,
+    }),
+    rejectedImages: new Counter({ name: 'fruits_rejected_images_total', help: 'Uploads refused, by reason', labelNames: ['reason'], registers }),
+    shed: new Counter({ name: 'fruits_shed_requests_total', help: 'Classify requests refused with 503 because the queue was full', registers }),
+  };
+}
