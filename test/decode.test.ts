@@ -53,16 +53,20 @@ describe('decodeImage: size', () => {
     assert.deepEqual([d.sourceWidth, d.sourceHeight], [100, 80]);
   });
 
-  it('shrinks a big photo to exactly the model size and reports its stored size', async () => {
+  it('shrinks a big photo to fit within twice the model size, keeping its aspect, and reports its stored size', async () => {
     const d = await decodeImage(await makeImage('jpeg', 640, 480), MODEL, LIMITS);
-    assertRgb8(d, 224, 224);
+    assertRgb8(d, 448, 336);
     assert.deepEqual([d.sourceWidth, d.sourceHeight], [640, 480]);
   });
 
-  it('switches to the sharp resize just above twice the model area', async () => {
-    // 2 × 224² = 100,352 pixels: 316² = 99,856 is under, 317² = 100,489 over.
-    assertRgb8(await decodeImage(await makeImage('png', 316, 316), MODEL, LIMITS), 316, 316);
-    assertRgb8(await decodeImage(await makeImage('png', 317, 317), MODEL, LIMITS), 224, 224);
+  it('switches to the sharp resize just above twice the model size', async () => {
+    // The bound is 448×448: 448 wide stays as it is, 449 wide is shrunk to 448.
+    const kept = await decodeImage(await makeImage('png', 448, 300), MODEL, LIMITS);
+    assertRgb8(kept, 448, 300);
+    assert.deepEqual([kept.sourceWidth, kept.sourceHeight], [448, 300]);
+    const shrunk = await decodeImage(await makeImage('png', 449, 300), MODEL, LIMITS);
+    assertRgb8(shrunk, 448, 299);
+    assert.deepEqual([shrunk.sourceWidth, shrunk.sourceHeight], [449, 300]);
   });
 });
 

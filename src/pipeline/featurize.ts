@@ -59,7 +59,7 @@ export function preprocessingOf(model: ResolvedModel, maxPixels: number): Record
     decoder: `sharp ${sharp.versions.sharp ?? ''} / libvips ${sharp.versions.vips}`.trim(),
     orientation: 'EXIF orientation applied',
     colour: 'any colour space, alpha (flattened on white), bit depth or palette → 8-bit sRGB',
-    resize: `bilinear (half-pixel centres) to ${width}×${height}, aspect ratio not kept, in ONNX Runtime; photos over 2× that area are first shrunk by sharp (lanczos3)`,
+    resize: `bilinear (half-pixel centres) to ${width}×${height}, aspect ratio not kept, in ONNX Runtime; photos larger than twice that size are first shrunk by sharp to fit within it (lanczos3, aspect kept)`,
     normalize: JSON.stringify(model.spec.normalize),
     layout,
     maxPixels,
