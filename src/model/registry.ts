@@ -20,7 +20,7 @@ export const MOBILENET_V2_ZOO: ModelSpec = {
   file: 'mobilenetv2-7.onnx',
   sha256: 'c1c513582d56afceff8516c73804e484c81c6a830712ab6d682253f4a3cd042f',
   url: 'https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/mobilenetv2-7.onnx',
-  input: { name: 'input', layout: 'NCHW', width: 224, height: 224 },
+  input: { name: 'data', layout: 'NCHW', width: 224, height: 224 },
   normalize: { kind: 'mean_std', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
   feature: { tensor: 'mobilenetv20_features_pool0_fwd', dim: 1280 },
 };
