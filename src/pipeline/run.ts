@@ -3,7 +3,7 @@
 // crash redoes only what is missing.
 import { featurizeJob, type FeaturizeJobOptions, type FeaturizeSummary } from './featurize.js';
 import { MODEL_FILE, fitJob, statisticsJob, transformJob, type FitSummary, type StatsSummary, type TransformSummary } from './reduce.js';
-import { checkOutputLocation, readJson, writeJson } from '../sink/dataset.js';
+import { MANIFEST, checkOutputLocation, readJson, writeJson } from '../sink/dataset.js';
 import { renderReportHtml } from '../report/html.js';
 import { REPORT_LIMITS, type RunReport } from '../report/types.js';
 import type { ComponentSelection, ScaleMode } from '../pca/index.js';
@@ -66,9 +66,16 @@ export async function runJob(opts: RunJobOptions): Promise<RunSummary> {
     components: opts.components,
     featurizer: { modelId: opts.model.spec.id, sha256: opts.model.sha256 },
   });
-  const transform = await transformJob(features, { store: pca, file: MODEL_FILE }, root.sub(LAYOUT.reduced), {
+  // The run owns reduced/: after a refit (another --k, --variance or --scale) the previous
+  // transform is replaced, CSV included, rather than refused as a standalone transform would.
+  const reduced = root.sub(LAYOUT.reduced);
+  const previousTransform = await readJson<{ pcaSha256?: string }>(reduced, MANIFEST);
+  const replace = previousTransform !== undefined && previousTransform.pcaSha256 !== fit.modelSha256;
+  if (replace && !opts.csv) await root.sub(LAYOUT.csv).deletePrefix('');
+  const transform = await transformJob(features, { store: pca, file: MODEL_FILE }, reduced, {
     ...stage,
     csv: opts.csv ? root.sub(LAYOUT.csv) : undefined,
+    overwrite: replace,
     samplePoints: REPORT_LIMITS.scatterPoints,
   });
   opts.progress.stop();
@@ -113,7 +120,8 @@ export function buildRunReport(r: {
     generatedAt: new Date().toISOString(),
     input: r.input,
     output: r.output,
-    softwareVersion: `${SOFTWARE.name} ${SOFTWARE.version}`,
+    // The page prints "fruits <version>".
+    softwareVersion: SOFTWARE.version,
     durationSeconds: r.seconds,
     model: { id: m.featurizer.modelId, sha256: m.featurizer.sha256 },
     totals: { images: r.featurize.listed, rows: r.featurize.rows, rejects: r.featurize.rejects, labels: rowsPerLabel.length },
