@@ -201,7 +201,11 @@ export async function transformJob(
   await writeJson(output, MANIFEST, { ...base, status: 'running' });
 
   const parts = manifest.partitions ?? [];
-  const perPart = Math.ceil((opts.samplePoints ?? 5000) / Math.max(1, parts.length));
+  // Each part's share of the report's sample follows its rows (parts differ in size: the last
+  // one, and parts with rejects), so a dataset under the cap is shown whole.
+  const cap = opts.samplePoints ?? 5000;
+  const totalRows = parts.reduce((s, p) => s + p.rows, 0);
+  const sampleOf = (rows: number) => (totalRows <= cap ? rows : Math.floor((cap * rows) / totalRows));
   const metadata = {
     'fruits.format': REDUCED_FORMAT,
     'fruits.model_id': model.featurizer.modelId,
@@ -229,7 +233,7 @@ export async function transformJob(
       csvOutput: opts.csv?.root,
       metadata,
       fingerprint: p.fingerprint,
-      samplePoints: perPart,
+      samplePoints: sampleOf(p.rows),
     });
   }
   const resumedParts = results.length;
