@@ -58,6 +58,6 @@ export async function mergeStatsFiles(task: MergeStatsTask, ctx: TaskContext): P
   }
   const merged = parts.length ? mergeAll(parts) : createStats(1);
   await store.write(task.file, encodeStats(merged));
-  ctx.progress(1);
+  // No progress tick: the statistics stage counts parts, and merges add none.
   return { kind: 'merge-stats', file: task.file, rows: merged.count, dim: merged.dim, seconds: (performance.now() - t0) / 1000 };
 }
