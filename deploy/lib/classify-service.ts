@@ -1,6 +1,6 @@
 // Optional: `fruits serve` behind an Application Load Balancer. The load balancer sends traffic
 // only to tasks whose /readyz answers (model and bundle loaded); the service reads models/ only.
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -9,7 +9,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { DataBucket } from './data-bucket.js';
-import { fargateTask, withInit } from './fargate-task.js';
+import { appEnvironment, fargateTask, withInit } from './fargate-task.js';
 import { appLogGroup, logDriver } from './log-group.js';
 import { CONTAINER, PORT, PREFIX } from './names.js';
 
@@ -41,7 +41,7 @@ export class ClassifyService extends Construct {
     taskDefinition.addContainer(CONTAINER.serve, {
       image: props.image,
       command: ['serve', props.data.uri(PREFIX.models, props.bundle), '--port', String(PORT.serve), '--host', '0.0.0.0'],
-      environment: { AWS_REGION: Stack.of(this).region },
+      environment: appEnvironment(this),
       portMappings: [{ containerPort: PORT.serve }],
       logging: logDriver(this.logGroup, CONTAINER.serve),
       // Liveness inside the task (restart a hung process); readiness is the load balancer's /readyz.
@@ -80,6 +80,9 @@ export class ClassifyService extends Construct {
       propagateTags: ecs.PropagatedTagSource.SERVICE,
       enableECSManagedTags: true,
     });
+    // The pattern's own outputs would repeat the stack's ServeUrl.
+    this.service.node.tryRemoveChild('LoadBalancerDNS');
+    this.service.node.tryRemoveChild('ServiceURL');
     this.service.targetGroup.configureHealthCheck({
       path: '/readyz',
       healthyHttpCodes: '200',

@@ -2,14 +2,14 @@
 // StartRunCommand output). Beside `fruits run` it carries two helpers that live exactly as long
 // as the run: `fruits queue-metrics` (the queue depth the workers scale on) and `fruits
 // dashboard` (bull-board, reached through an ECS Exec port forward, never exposed publicly).
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { DataBucket } from './data-bucket.js';
-import { fargateTask, withInit } from './fargate-task.js';
+import { appEnvironment, fargateTask, withInit } from './fargate-task.js';
 import { appLogGroup, logDriver } from './log-group.js';
 import { CONTAINER, PORT, PREFIX } from './names.js';
 import type { QueueRedis } from './queue-redis.js';
@@ -35,7 +35,7 @@ export class CoordinatorTask extends Construct {
     this.logGroup = appLogGroup(this, 'Logs', props.logRetentionDays);
     this.taskDefinition = fargateTask(this, 'Task', { role: 'coordinator', cpu: props.cpu, memoryMiB: props.memoryMiB });
     const redis = props.redis.connection();
-    const environment = { AWS_REGION: Stack.of(this).region, ...redis.environment };
+    const environment = { ...appEnvironment(this), ...redis.environment };
     const common = { image: props.image, environment, secrets: redis.secrets };
 
     this.taskDefinition.addContainer(CONTAINER.coordinator, {

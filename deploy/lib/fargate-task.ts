@@ -24,3 +24,8 @@ export function fargateTask(scope: Construct, id: string, props: FargateTaskProp
 export function withInit(scope: Construct, id: string): ecs.LinuxParameters {
   return new ecs.LinuxParameters(scope, id, { initProcessEnabled: true });
 }
+
+/** Environment every fruits container gets: the region for the SDK, JSON logs for CloudWatch (the images/s metric filter reads them). */
+export function appEnvironment(scope: Construct): Record<string, string> {
+  return { AWS_REGION: Stack.of(scope).region, FRUITS_LOG_FORMAT: 'json' };
+}

@@ -1,12 +1,12 @@
 // The workers: a Fargate service running `fruits worker`, stateless, scaled by queue depth (see
 // queue-scaling.ts). They read photos and read/write results, nothing else in the bucket.
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { DataBucket } from './data-bucket.js';
-import { fargateTask, withInit } from './fargate-task.js';
+import { appEnvironment, fargateTask, withInit } from './fargate-task.js';
 import { appLogGroup, logDriver } from './log-group.js';
 import { CONTAINER, PREFIX } from './names.js';
 import type { QueueRedis } from './queue-redis.js';
@@ -38,7 +38,7 @@ export class WorkerService extends Construct {
     this.taskDefinition.addContainer(CONTAINER.worker, {
       image: props.image,
       command: ['worker', ...(props.concurrency ? ['--concurrency', String(props.concurrency)] : [])],
-      environment: { AWS_REGION: Stack.of(this).region, ...redis.environment },
+      environment: { ...appEnvironment(this), ...redis.environment },
       secrets: redis.secrets,
       logging: logDriver(this.logGroup, CONTAINER.worker),
       // Fargate's longest grace: a worker told to stop (scale-in, Spot reclaim) finishes or hands back its job.

@@ -29,3 +29,15 @@ describe('logs', () => {
     assert.throws(() => synth({ logRetentionDays: '31' }), /context logRetentionDays: one of 1, 3, 5, 7, 14, 30/);
   });
 });
+
+describe('log format', () => {
+  it('has every fruits container log JSON lines (the images/s metric filter parses them)', () => {
+    const { json } = synth({ serve: 'true' });
+    const containers = resourcesOf(json, 'AWS::ECS::TaskDefinition').flatMap(([, t]) => t.Properties!.ContainerDefinitions as any[]);
+    for (const c of containers) {
+      const env = Object.fromEntries((c.Environment as { Name: string; Value: string }[]).map((e) => [e.Name, e.Value]));
+      assert.equal(env.FRUITS_LOG_FORMAT, 'json', c.Name);
+      assert.equal(env.AWS_REGION, 'eu-west-3', c.Name);
+    }
+  });
+});
