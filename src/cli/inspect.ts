@@ -49,8 +49,10 @@ export async function inspectDataset(location: string, head: number): Promise<In
   if (await store.exists(REJECTS)) {
     const lines = (await store.read(REJECTS)).toString('utf8').trim().split('\n').slice(1).filter(Boolean);
     for (const line of lines) {
-      // The reason is the last field; its kind is the text before the first ':'.
-      const reason = line.slice(line.lastIndexOf(',') + 1).replace(/^"|"$/g, '');
+      // The reason is the last field, quoted when it holds a comma or a quote (a path often
+      // does); its kind is the text before the first ':'.
+      const last = /(?:^|,)(?:"((?:[^"]|"")*)"|([^,"]*))$/.exec(line);
+      const reason = last ? (last[1] !== undefined ? last[1].replace(/""/g, '"') : last[2]) : line;
       const kind = reason.split(':')[0];
       byReason[kind] = (byReason[kind] ?? 0) + 1;
       total++;
