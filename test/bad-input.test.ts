@@ -145,7 +145,8 @@ describe('featurize on a corpus of good, odd and broken files', () => {
   });
 });
 
-describe('CLI errors: one line on stderr, non-zero exit, nothing written', () => {
+// Each case is a separate CLI process that fails early: two at a time.
+describe('CLI errors: one line on stderr, non-zero exit, nothing written', { concurrency: 2 }, () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   before(async () => {
     tmp = await tempDir('cli-errors');

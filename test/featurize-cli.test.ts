@@ -238,7 +238,7 @@ describe('fruits featurize on the whole mini Test set', () => {
   });
 });
 
-describe('fruits --help', () => {
+describe('fruits --help', { concurrency: 2 }, () => {
   const flagsOf = (help: string) => new Set(help.match(/--[a-z][a-z-]*/g));
 
   it('featurize --help lists every flag', async () => {

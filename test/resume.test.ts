@@ -10,8 +10,8 @@ import { collect, errorLines, featurize, runCli, show, spawnCli } from './helper
 import { lit, query } from './helpers/duckdb.js';
 import { miniTestDir, tempDir } from './helpers/paths.js';
 
-const IMAGES = 240;
-const PARTITION = 40; // → 6 partitions
+const IMAGES = 180;
+const PARTITION = 30; // → 6 partitions
 const ARGS = ['--limit', String(IMAGES), '--partition-size', String(PARTITION), '--workers', '1'];
 
 interface PartRow {
@@ -170,11 +170,11 @@ describe('resume after a crash', () => {
   it('refuses other settings with one line suggesting --overwrite, and leaves the output as it was', async () => {
     const before = await snapshot(out);
     const manifestBefore = await fs.readFile(path.join(out, '_manifest.json'));
-    const r = await runCli(['featurize', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '60', '--workers', '1', '--quiet']);
+    const r = await runCli(['featurize', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '45', '--workers', '1', '--quiet']);
     assert.notEqual(r.code, 0, show(r));
     const lines = errorLines(r.stderr);
     assert.equal(lines.length, 1, show(r));
-    assert.match(lines[0], /^fruits: error: output .* holds a run with other settings \(partition size 40 vs 60\); pass --overwrite/);
+    assert.match(lines[0], /^fruits: error: output .* holds a run with other settings \(partition size 30 vs 45\); pass --overwrite/);
     assert.ok(existsSync(path.join(out, '_SUCCESS')), 'still complete');
     assert.ok((await fs.readFile(path.join(out, '_manifest.json'))).equals(manifestBefore), 'manifest unchanged');
     const after = await snapshot(out);
@@ -182,15 +182,15 @@ describe('resume after a crash', () => {
   });
 
   it('starts over with --overwrite: new partitioning, no stale parts, the same features', async () => {
-    const s = await featurize([miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '60', '--workers', '1', '--overwrite']);
+    const s = await featurize([miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '45', '--workers', '1', '--overwrite']);
     assert.equal(s.resumedPartitions, 0);
-    assert.equal(s.partitions, IMAGES / 60);
+    assert.equal(s.partitions, IMAGES / 45);
     assert.equal(s.rows, IMAGES);
     const parts = (await fs.readdir(out)).filter((n) => n.startsWith('part-')).sort();
     assert.deepEqual(parts, ['part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet', 'part-00003.parquet']);
     assert.deepEqual(await sidecars(out), ['part-00000.json', 'part-00001.json', 'part-00002.json', 'part-00003.json']);
     const m = JSON.parse(await fs.readFile(path.join(out, '_manifest.json'), 'utf8'));
-    assert.equal(m.config.partitionSize, 60);
+    assert.equal(m.config.partitionSize, 45);
     const rows = await readRows(out);
     assert.deepEqual(
       rows.map((r) => r.path),

@@ -169,7 +169,8 @@ export async function writeBadInputCorpus(root: string): Promise<CorpusEntry[]> 
 
   // Unreadable. chmod 000 does not stop root (CAP_DAC_OVERRIDE), and tests may run as root: then
   // a dangling symlink named .jpg stands in for it, a file that is listed but cannot be read.
-  const unreadable = path.join(root, 'bad', 'unreadable.jpg');
+  // Its name holds a comma, so the reason (which quotes the full path) is a quoted CSV field.
+  const unreadable = path.join(root, 'bad', 'unreadable, locked.jpg');
   await fs.writeFile(unreadable, await makeImage('jpeg', 100, 100));
   await fs.chmod(unreadable, 0o000);
   let readable = true;
@@ -183,7 +184,7 @@ export async function writeBadInputCorpus(root: string): Promise<CorpusEntry[]> 
     await fs.symlink(path.join(root, 'bad', 'no-such-target.jpg'), unreadable);
   }
   entries.push({
-    key: 'bad/unreadable.jpg',
+    key: 'bad/unreadable, locked.jpg',
     label: 'bad',
     what: readable ? 'dangling symlink (running as root: chmod 000 would not block reading)' : 'file without read permission',
     expect: { kind: 'reject', reason: readable ? /unreadable.*no such file/i : /unreadable.*permission denied/i },
