@@ -16,7 +16,7 @@ const sections: Record<string, Section> = {
       images: Number(process.env.BENCH_IMAGES ?? 12_000),
       workers: Number(process.env.BENCH_WORKERS ?? cores),
       threads: Number(process.env.BENCH_THREADS ?? Math.max(1, Math.floor(cores / Number(process.env.BENCH_WORKERS ?? cores)))),
-      batchSize: Number(process.env.BENCH_BATCH ?? 16),
+      batchSize: Number(process.env.BENCH_BATCH ?? 8),
       rawSeconds: 12,
     }),
   pca: () => benchPca({ log: (m: string) => console.error(m) }) as Promise<Record<string, unknown>>,
