@@ -2,7 +2,7 @@
 // _SUCCESS. Resumable: a partition whose part and summary exist with the same fingerprint is
 // not run again.
 import sharp from 'sharp';
-import { listImages, type ImageRef } from '../source/listing.js';
+import { assertHasImages, listImages, type ImageRef } from '../source/listing.js';
 import { partFileName, planPartitions, writePlan, type Partition } from '../source/partition.js';
 import { MANIFEST, REJECTS, SUCCESS, checkOutputLocation, readJson, sidecarKey, toCsv, writeJson } from '../sink/dataset.js';
 import { FEATURES_FORMAT, configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';
@@ -78,15 +78,7 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
   const { input, output, model, log } = opts;
 
   // Input first: a missing folder or one without images is one clear line, and nothing is written.
-  const first = await listImages(input, { limit: 1 })[Symbol.asyncIterator]().next();
-  if (first.done) {
-    let anything = false;
-    for await (const _ of input.list('')) {
-      anything = true;
-      break;
-    }
-    throw new UserError(anything ? `input ${input.root}: no images (.jpg, .jpeg, .png, .webp) found` : `input ${input.root}: no such folder, or it is empty`);
-  }
+  await assertHasImages(input);
 
   const config: JobConfig = {
     input: input.root,

@@ -4,6 +4,7 @@
 import { featurizeJob, type FeaturizeJobOptions, type FeaturizeSummary } from './featurize.js';
 import { MODEL_FILE, fitJob, statisticsJob, transformJob, type FitSummary, type StatsSummary, type TransformSummary } from './reduce.js';
 import { MANIFEST, checkOutputLocation, readJson, writeJson } from '../sink/dataset.js';
+import { assertHasImages } from '../source/listing.js';
 import { renderReportHtml } from '../report/html.js';
 import { REPORT_LIMITS, type RunReport } from '../report/types.js';
 import type { ComponentSelection, ScaleMode } from '../pca/index.js';
@@ -36,6 +37,8 @@ export interface RunSummary {
 export async function runJob(opts: RunJobOptions): Promise<RunSummary> {
   const t0 = performance.now();
   const root = opts.output;
+  // Input before output: a missing input (or bucket) must not leave a _run.json behind.
+  await assertHasImages(opts.input);
   const state = await checkOutputLocation(root, RUN_FORMAT, RUN_MANIFEST);
   if (state === 'previous' && opts.overwrite) {
     opts.log.info(`--overwrite: removing the previous run in ${root.root}`);

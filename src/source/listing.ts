@@ -1,6 +1,7 @@
 // Lists the images under an input location: recursive, by extension (any case), in byte-wise
 // key order (the same on a folder and on S3), label = the name of the image's parent folder.
 import type { Store } from '../storage/store.js';
+import { UserError } from '../util/errors.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'] as const;
 
@@ -41,4 +42,19 @@ export async function* listImages(store: Store, opts: { limit?: number } = {}): 
     yield { key: obj.key, label: labelOf(obj.key, rootName), size: obj.size };
     if (opts.limit !== undefined && ++n >= opts.limit) return;
   }
+}
+
+/**
+ * Checks an input location before a job writes anything: a missing or empty folder, a prefix
+ * without images, or an unreachable bucket (a StorageError) is one clear line.
+ */
+export async function assertHasImages(input: Store): Promise<void> {
+  const first = await listImages(input, { limit: 1 })[Symbol.asyncIterator]().next();
+  if (!first.done) return;
+  let anything = false;
+  for await (const _ of input.list('')) {
+    anything = true;
+    break;
+  }
+  throw new UserError(anything ? `input ${input.root}: no images (.jpg, .jpeg, .png, .webp) found` : `input ${input.root}: no such folder, or it is empty`);
 }
