@@ -59,8 +59,9 @@ export class WorkerService extends Construct {
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: props.cluster,
       taskDefinition: this.taskDefinition,
-      // Autoscaling owns the count from here on; CloudFormation leaves it alone while this stays 0.
-      desiredCount: 0,
+      // No DesiredCount in the template: CloudFormation would send it with every service update
+      // (a new image, say) and reset a run's workers to that number. The autoscaler owns the
+      // count; ECS starts the service with 1 task, stopped by the empty-queue alarm.
       minHealthyPercent: 0,
       maxHealthyPercent: 200,
       vpcSubnets: props.subnets,
