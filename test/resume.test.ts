@@ -75,6 +75,7 @@ describe('resume after a crash', () => {
   let reference: string;
   let out: string;
   let referenceRows: PartRow[];
+  let killable: number | undefined; // process group of the run to kill, if a test stops early
 
   before(async () => {
     tmp = await tempDir('resume');
@@ -86,6 +87,7 @@ describe('resume after a crash', () => {
     assert.equal(referenceRows.length, IMAGES);
   });
   after(async () => {
+    if (killable !== undefined && groupAlive(killable)) process.kill(-killable, 'SIGKILL');
     await tmp.cleanup();
   });
 
@@ -93,6 +95,7 @@ describe('resume after a crash', () => {
     // The CLI leads its own process group, so one kill reaches its worker processes too.
     const child = spawnCli(['featurize', miniTestDir, out, ...ARGS, '--quiet'], { detached: true });
     const done = collect(child);
+    killable = child.pid;
     const deadline = Date.now() + 120_000;
     let killedAt: string[] = [];
     while (Date.now() < deadline) {

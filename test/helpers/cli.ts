@@ -1,7 +1,7 @@
 // Runs the compiled `fruits` CLI in a child process, as a user would, with the shared model
 // folder and a private cache folder (so nothing is ever downloaded or written to ~/.cache).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cliMain, modelsDir } from './paths.js';
@@ -16,7 +16,11 @@ export interface CliResult {
 let cacheDir: string | undefined;
 /** One cache folder per test process; it stays empty unless a test downloads on purpose. */
 export function testCacheDir(): string {
-  return (cacheDir ??= mkdtempSync(path.join(os.tmpdir(), 'fruits-cache-')));
+  if (!cacheDir) {
+    const dir = (cacheDir = mkdtempSync(path.join(os.tmpdir(), 'fruits-cache-')));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return cacheDir;
 }
 
 export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
