@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openStore } from '../storage/open.js';
 import { LocalRunner } from '../runner/local.js';
-import { completeFeatures, fitJob, splitModelLocation, statisticsJob, transformJob } from '../pipeline/reduce.js';
+import { checkComponentCount, completeFeatures, fitJob, splitModelLocation, statisticsJob, transformJob } from '../pipeline/reduce.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { addPcaOptions, pcaOptionsOf } from './pca-options.js';
@@ -23,6 +23,7 @@ export function registerReduce(program: Command, log: () => Logger): void {
     const features = openStore(featuresArg);
     const pca = openStore(pcaArg);
     const manifest = await completeFeatures(features);
+    checkComponentCount(components, manifest.featureDim);
     const runner = new LocalRunner(poolSize(o.workers, o.threads));
     const progress = createProgress({ unit: 'parts', quiet: Boolean(o.quiet) });
     try {

@@ -3,6 +3,7 @@ import { openStore } from '../storage/open.js';
 import { resolveModel } from '../model/resolve.js';
 import { LocalRunner } from '../runner/local.js';
 import { runJob, type RunSummary } from '../pipeline/run.js';
+import { checkComponentCount } from '../pipeline/reduce.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf } from './featurize.js';
@@ -57,6 +58,7 @@ Examples:
     const output = openStore(outputArg);
     const logger = log();
     const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
+    checkComponentCount(popts.components, model.spec.feature.dim);
     logger.info(`model ${model.spec.id} (${model.sha256.slice(0, 12)}…), ${pool.workers} workers × ${pool.threadsPerWorker} threads`);
     const runner = new LocalRunner({ ...pool, device: fopts.device });
     let summary: RunSummary;

@@ -112,12 +112,18 @@ export interface FitSummary extends FitResult {
   modelSha256: string;
 }
 
+/** A --k beyond the feature dimension is a mistake to report before any work, not a task to retry. */
+export function checkComponentCount(components: ComponentSelection, dim: number): void {
+  if ('k' in components && components.k > dim) throw new UserError(`--k ${components.k} is more than the feature dimension ${dim}`);
+}
+
 export async function fitJob(
   pca: Store,
   opts: StageOptions & { scale: ScaleMode; components: ComponentSelection; featurizer: { modelId: string; sha256: string } },
 ): Promise<FitSummary> {
   const stats = await readJson<StatsSummary>(pca, STATS_INFO);
   if (!stats) throw new UserError(`${pca.root}: no statistics (${STATS_FILE}) to fit from`);
+  checkComponentCount(opts.components, stats.dim);
   const key = JSON.stringify({ stats: stats.fingerprint, scale: opts.scale, components: opts.components });
   const previous = await readJson<FitResult & { key: string }>(pca, FIT_INFO).catch(() => undefined);
   let result: FitResult;
