@@ -29,8 +29,11 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+# onnxruntime-node ships macOS and Windows binaries too (~220 MB): a Linux image never loads them,
+# and every worker start pulls the image, so they go.
 RUN npm run build \
- && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
+ && rm -rf node_modules/onnxruntime-node/bin/napi-v*/darwin node_modules/onnxruntime-node/bin/napi-v*/win32
 
 # Runtime: slim Node, no compilers, no npm cache, not root.
 FROM node:${NODE_VERSION}-${DEBIAN_RELEASE}-slim AS runtime

@@ -115,7 +115,8 @@ export class QueueScaling extends Construct {
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: props.scaleInMinutes,
-      // The coordinator (and its metrics sidecar) has exited: the run is over or gone, so are the jobs.
+      // No metric means the coordinator (and its publisher) has exited: nothing waits for the jobs
+      // any more, and a rerun of the same run id resumes from the parts already in S3.
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
     this.scaleInAlarm.addAlarmAction(new actions.ApplicationScalingAction(scaleIn));
