@@ -47,8 +47,8 @@ describe('fruits featurize on the whole mini Test set', () => {
     expectedKeys = [];
     for (const c of classes) for (const f of await miniTestImages(c)) expectedKeys.push(`${c}/${f}`);
     expectedKeys.sort(byteOrder);
-    // The one full run of the suite: 3 partitions of 500/500/200, default batch size and workers.
-    summary = await featurize([miniTestDir, out, '--partition-size', '500']);
+    // The one full run of the suite: 3 partitions of 500/500/200, default workers.
+    summary = await featurize([miniTestDir, out, '--partition-size', '500', '--batch-size', '16']);
   });
   after(() => tmp.cleanup());
 
@@ -177,7 +177,7 @@ describe('fruits featurize on the whole mini Test set', () => {
   it('is deterministic: a run on a subset, in another folder, gives byte-identical features', async () => {
     const subset = path.join(tmp.dir, 'subset');
     const keys = await linkSubset(subset, [classes[16], classes[51], classes[119]], 10);
-    const s = await featurize([subset, path.join(tmp.dir, 'subset-out'), '--partition-size', '7', '--workers', '1']);
+    const s = await featurize([subset, path.join(tmp.dir, 'subset-out'), '--partition-size', '7', '--batch-size', '16', '--workers', '1']);
     assert.equal(s.rows, 30);
     const [full, part] = [await featuresByPath(out), await featuresByPath(path.join(tmp.dir, 'subset-out'))];
     assert.deepEqual([...part.keys()].sort(byteOrder), keys.sort(byteOrder));
