@@ -93,7 +93,8 @@ Examples:
     const output = openStore(outputArg);
     const logger = log();
     const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
-    logger.info(`model ${model.spec.id} (${model.sha256.slice(0, 12)}…), ${pool.workers} workers × ${pool.threadsPerWorker} threads`);
+    // The job logs the model once the input and output are known to be fine (bad input: one line).
+    logger.debug(`${pool.workers} workers × ${pool.threadsPerWorker} threads`);
     const runner = new LocalRunner({ ...pool, device: opts.device });
     let summary: FeaturizeSummary;
     try {

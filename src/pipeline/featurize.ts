@@ -102,6 +102,7 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
     }
   }
 
+  log.info(`featurizing ${input.root} → ${output.root} with ${model.spec.id} (${model.sha256.slice(0, 12)}…)`);
   const now = new Date().toISOString();
   const columns = [
     { name: 'path', type: 'string' },
@@ -242,12 +243,15 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
   return summary;
 }
 
-/** Parts left from an earlier, larger listing would add rows that are no longer in the input. */
+/** Parts left from an earlier, larger listing would add rows that are no longer in the input;
+ * temporaries left by a killed run would only take space. */
 async function removeStaleParts(output: Store, partitions: number): Promise<void> {
   const stale: string[] = [];
   for await (const obj of output.list('')) {
     const m = /^(?:_parts\/|_plan\/)?part-(\d{5,})\.(parquet|json)$/.exec(obj.key);
     if (m && Number(m[1]) >= partitions) stale.push(obj.key);
+    // Temporaries of writes cut short by a crash (LocalStore's hidden `.name.pid.rand.tmp`).
+    else if (/(^|\/)\.[^/]+\.tmp$/.test(obj.key)) stale.push(obj.key);
   }
   for (const key of stale) await output.deletePrefix(key);
 }
