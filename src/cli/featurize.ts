@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolveModel } from '../model/resolve.js';
 import { openStore } from '../storage/open.js';
+import { assertHasImages } from '../source/listing.js';
 import { LocalRunner } from '../runner/local.js';
 import { featurizeJob, type FeaturizeSummary } from '../pipeline/featurize.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/decode.js';
@@ -92,6 +93,7 @@ Examples:
     const input = openStore(inputArg);
     const output = openStore(outputArg);
     const logger = log();
+    await assertHasImages(input); // before the model: a wrong path should not wait for a download
     const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
     // The job logs the model once the input and output are known to be fine (bad input: one line).
     logger.debug(`${pool.workers} workers × ${pool.threadsPerWorker} threads`);
