@@ -4,10 +4,10 @@
 // CloudFormation validation is on, with warnings made errors.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { scratchDir } from './support/scratch.js';
 import { DEPLOY_DIR } from './support/synth.js';
 
 function canIsolateNetwork(): boolean {
@@ -21,7 +21,7 @@ function canIsolateNetwork(): boolean {
 
 describe('cdk synth (CLI)', () => {
   it('synthesizes and validates the stack with every option on, offline', () => {
-    const scratch = mkdtempSync(path.join(os.tmpdir(), 'fruits-cdk-cli-'));
+    const scratch = scratchDir('cli');
     const outdir = path.join(scratch, 'cdk.out');
     const empty = path.join(scratch, 'empty');
     writeFileSync(empty, '');

@@ -2,14 +2,14 @@
 // the arguments and environment it received.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { scratchDir } from './support/scratch.js';
 import { DEPLOY_DIR } from './support/synth.js';
 
 const ENTRYPOINT = path.join(DEPLOY_DIR, 'image/entrypoint.sh');
-const cli = path.join(mkdtempSync(path.join(os.tmpdir(), 'fruits-entrypoint-')), 'cli.mjs');
+const cli = path.join(scratchDir('entrypoint'), 'cli.mjs');
 writeFileSync(
   cli,
   'process.stdout.write(JSON.stringify({ argv: process.argv.slice(2), url: process.env.FRUITS_REDIS_URL, password: process.env.REDIS_PASSWORD }));\n',

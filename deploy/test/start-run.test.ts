@@ -2,18 +2,18 @@
 // that records its arguments, and check what ECS would receive.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { render } from './support/iam.js';
+import { scratchDir } from './support/scratch.js';
 import { container, synth } from './support/synth.js';
 
 function runOutput(env: Record<string, string>): string[] {
   const { json } = synth();
   // Tokens become their logical ids (e.g. the bucket name reads "DataBucketE6B0FAA8").
   const command = render(json.Outputs!.StartRunCommand.Value);
-  const bin = mkdtempSync(path.join(os.tmpdir(), 'fruits-fake-aws-'));
+  const bin = scratchDir('fake-aws');
   writeFileSync(path.join(bin, 'aws'), '#!/usr/bin/env node\nprocess.stdout.write(JSON.stringify(process.argv.slice(2)));\n');
   chmodSync(path.join(bin, 'aws'), 0o755);
   const out = execFileSync('bash', ['-c', command], { env: { PATH: `${bin}:${process.env.PATH}`, ...env }, encoding: 'utf8' });

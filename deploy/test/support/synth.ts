@@ -1,13 +1,13 @@
 // Synthesizes the stack the way `cdk synth` does (cdk.json's feature flags plus the given
 // context) and returns the template for assertions. Templates are cached per context.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { readConfig, type FruitsConfig } from '../../lib/config.js';
 import { FruitsStack } from '../../lib/fruits-stack.js';
+import { scratchDir } from './scratch.js';
 
 /** deploy/ (this file runs from deploy/dist/test/support/). */
 export const DEPLOY_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -44,7 +44,7 @@ export function synth(context: Record<string, unknown> = {}): Synthesized {
   const key = JSON.stringify(context);
   const hit = cache.get(key);
   if (hit) return hit;
-  const outdir = mkdtempSync(path.join(os.tmpdir(), 'fruits-deploy-test-'));
+  const outdir = scratchDir('synth');
   const app = new App({ context: { ...cdkContext, ...context }, outdir });
   const config = readConfig((k) => app.node.tryGetContext(k));
   const stack = new FruitsStack(app, config.stackName, { env: { region: config.region }, config });
