@@ -1,6 +1,7 @@
-// Runs the compiled test files with node's built-in test runner.
-// Usage: node scripts/run-tests.mjs [filter-substring...]
-import { readdirSync, statSync } from 'node:fs';
+// Runs every test: the compiled node:test files of the package, then (when its dependencies are
+// installed) the deploy/ CDK app's tests. Exit code: non-zero if any part failed.
+// Usage: node scripts/run-tests.mjs [filter-substring...]   (a filter skips the deploy tests)
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -19,5 +20,13 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+let status = 0;
+if (filters.length === 0 && existsSync('deploy/node_modules')) {
+  console.log('== deploy/ (CDK app)');
+  const d = spawnSync('npm', ['--prefix', 'deploy', 'test'], { stdio: 'inherit' });
+  status ||= d.status ?? 1;
+}
+console.log(`== ${files.length} test files`);
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+status ||= r.status ?? 1;
+process.exit(status);
