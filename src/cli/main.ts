@@ -11,6 +11,8 @@ import { registerInspect } from './inspect.js';
 import { registerClassifyCommands } from './classify.js';
 import { registerReduce } from './reduce.js';
 import { registerRun } from './run.js';
+import { registerWorker } from './worker.js';
+import { registerDashboard } from './dashboard.js';
 import { TooManyRejectsError } from '../pipeline/featurize.js';
 import { s3OptionsToEnv } from '../storage/s3-config.js';
 import { UsageError, flag, parseFlag } from './options.js';
@@ -48,6 +50,8 @@ registerFeaturize(program, log);
 registerReduce(program, log);
 registerInspect(program);
 registerClassifyCommands(program, log);
+registerWorker(program, log);
+registerDashboard(program, log);
 
 function exitCodeOf(err: unknown): number {
   if (err instanceof TooManyRejectsError) return 3;

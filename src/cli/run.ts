@@ -2,13 +2,19 @@ import type { Command } from 'commander';
 import { openStore } from '../storage/open.js';
 import { resolveModel } from '../model/resolve.js';
 import { LocalRunner } from '../runner/local.js';
+import type { Runner } from '../runner/runner.js';
+import { DistributedRunner } from '../runner/distributed/coordinator.js';
+import { runIdFor } from '../runner/distributed/run-id.js';
+import { redactRedisUrl } from '../runner/distributed/redis-connection.js';
+import { addRedisOptions, redisOptionsOf } from './worker.js';
+import { z } from 'zod';
 import { runJob, type RunSummary } from '../pipeline/run.js';
 import { checkComponentCount } from '../pipeline/reduce.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf } from './featurize.js';
 import { addPcaOptions, pcaOptionsOf } from './pca-options.js';
-import { poolSize } from './options.js';
+import { parseFlag, poolSize } from './options.js';
 
 function printRunSummary(s: RunSummary, json: boolean): void {
   if (json) {
@@ -39,16 +45,18 @@ export function registerRun(program: Command, log: () => Logger): void {
     .option('--csv', 'also write the reduced vectors as CSV (reduced-csv/)')
     .option('--run-id <id>', 'name of this run (default: kept from a previous run in <output>, else a timestamp)')
     .option('--overwrite', 'replace a previous run in <output> instead of resuming it')
+    .option('--engine <local|distributed>', 'run tasks in local worker processes, or on `fruits worker` processes through a Redis queue', 'local')
     .option('--json', 'print the summary as JSON')
     .option('--quiet', 'no progress display');
-  addPcaOptions(addFeaturizeOptions(addPoolOptions(addModelOptions(cmd))));
+  addRedisOptions(addPcaOptions(addFeaturizeOptions(addPoolOptions(addModelOptions(cmd)))));
   cmd.addHelpText(
     'after',
     `
 Examples:
   $ fruits run ../shared/data/fruits360-mini/Training out --variance 0.95
   $ fruits run photos/ out --k 200 --scale minmax --csv
-  $ fruits run s3://my-bucket/Test s3://my-bucket/Results/run-1`,
+  $ fruits run s3://my-bucket/Test s3://my-bucket/Results/run-1
+  $ fruits run photos/ out --engine distributed --redis redis://10.0.0.5:6379 --run-id nightly-42`,
   );
   cmd.action(async (inputArg: string, outputArg: string, o: Record<string, unknown>) => {
     const fopts = featurizeOptionsOf(o);
@@ -59,8 +67,19 @@ Examples:
     const logger = log();
     const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
     checkComponentCount(popts.components, model.spec.feature.dim);
-    logger.info(`model ${model.spec.id} (${model.sha256.slice(0, 12)}…), ${pool.workers} workers × ${pool.threadsPerWorker} threads`);
-    const runner = new LocalRunner({ ...pool, device: fopts.device });
+    const engine = parseFlag(z.enum(['local', 'distributed']), o.engine ?? 'local', '--engine');
+    let runner: Runner;
+    let runId = o.runId as string | undefined;
+    if (engine === 'distributed') {
+      const redis = redisOptionsOf(o);
+      // The runner needs the run id before the job starts: the one runJob would choose.
+      runId = await runIdFor(output, runId, Boolean(o.overwrite));
+      runner = new DistributedRunner({ redisUrl: redis.url, prefix: redis.prefix, runId, fresh: Boolean(o.overwrite), log: logger });
+      logger.info(`model ${model.spec.id} (${model.sha256.slice(0, 12)}…), distributed run ${runId} on ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix})`);
+    } else {
+      logger.info(`model ${model.spec.id} (${model.sha256.slice(0, 12)}…), ${pool.workers} workers × ${pool.threadsPerWorker} threads`);
+      runner = new LocalRunner({ ...pool, device: fopts.device });
+    }
     let summary: RunSummary;
     try {
       summary = await runJob({
@@ -70,7 +89,7 @@ Examples:
         ...fopts,
         ...popts,
         csv: Boolean(o.csv),
-        runId: o.runId as string | undefined,
+        runId,
         overwrite: Boolean(o.overwrite),
         runner,
         progress: createProgress({ unit: 'images', quiet: Boolean(o.quiet) }),

@@ -1,0 +1,90 @@
+// `fruits worker`: a distributed worker process, and the Redis flags every distributed command
+// shares (--redis / FRUITS_REDIS_URL, --prefix / FRUITS_QUEUE_PREFIX).
+import type { Command } from 'commander';
+import { startWorker } from '../runner/distributed/worker.js';
+import { RedisUrlError, parseRedisUrl } from '../runner/distributed/redis-connection.js';
+import { DEFAULT_PREFIX, checkPrefix } from '../runner/distributed/jobs.js';
+import type { Logger } from '../util/logger.js';
+import { UsageError, flag, optionalFlag, parseFlag } from './options.js';
+
+export function addRedisOptions(cmd: Command): Command {
+  return cmd
+    .option('--redis <url>', 'Redis: redis://[user:password@]host[:port][/db], rediss://… for TLS (env FRUITS_REDIS_URL)')
+    .option('--prefix <prefix>', `key prefix of the deployment's queues (env FRUITS_QUEUE_PREFIX; default ${DEFAULT_PREFIX})`);
+}
+
+/** The Redis URL (checked, never echoed with its password) and queue prefix from flags or environment. */
+export function redisOptionsOf(o: Record<string, unknown>): { url: string; prefix: string } {
+  const url = (o.redis as string | undefined) ?? process.env.FRUITS_REDIS_URL;
+  if (!url) throw new UsageError('--redis: no Redis URL (pass --redis redis://host:6379, or set FRUITS_REDIS_URL)');
+  try {
+    parseRedisUrl(url);
+  } catch (err) {
+    if (err instanceof RedisUrlError) throw new UsageError(`--redis: ${err.message}`);
+    throw err;
+  }
+  const prefixValue = (o.prefix as string | undefined) ?? process.env.FRUITS_QUEUE_PREFIX ?? DEFAULT_PREFIX;
+  let prefix: string;
+  try {
+    prefix = checkPrefix(prefixValue);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return { url, prefix };
+}
+
+export function registerWorker(program: Command, log: () => Logger): void {
+  const cmd = program
+    .command('worker')
+    .description('run tasks of distributed runs (`fruits run --engine distributed`) from the Redis queue; start as many as you like, anywhere')
+    .option('--concurrency <n>', 'tasks run at once by this process (default 1)')
+    .option('--threads <n>', 'ONNX Runtime threads per task (default: cores / concurrency)')
+    .option('--device <cpu|cuda>', 'execution provider (cuda needs the CUDA build of ONNX Runtime)', 'cpu')
+    .option('--grace <seconds>', 'on SIGTERM/SIGINT, how long to let running tasks finish before handing them back to the queue (default 90)');
+  addRedisOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  $ fruits worker --redis redis://127.0.0.1:6379
+  $ FRUITS_REDIS_URL=rediss://:token@redis.internal:6379 fruits worker --concurrency 2
+
+Stopping: the first SIGTERM or SIGINT stops taking tasks and lets the running ones finish (up to
+--grace seconds); a second signal, or the end of the grace period, hands them back to the queue,
+where another worker starts them over.`,
+  );
+  cmd.action(async (o: Record<string, unknown>) => {
+    const redis = redisOptionsOf(o);
+    const concurrency = optionalFlag(flag.workers, o.concurrency, '--concurrency') ?? 1;
+    const threads = optionalFlag(flag.positiveInt, o.threads, '--threads');
+    const device = parseFlag(flag.device, o.device ?? 'cpu', '--device');
+    const graceMs = (optionalFlag(flag.nonNegativeInt, o.grace, '--grace') ?? 90) * 1000;
+    const logger = log();
+    const worker = await startWorker({ redisUrl: redis.url, prefix: redis.prefix, concurrency, threads, device, log: logger });
+
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const handBack = async (why: string) => {
+        const n = await worker.release();
+        logger.info(`${why}: handed ${n} running task${n === 1 ? '' : 's'} back to the queue`);
+        // The released tasks' processors are still running here; nothing of theirs is wanted any more.
+        process.exit(0);
+      };
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stopping) return void handBack(`${signal} again`);
+        stopping = true;
+        const n = worker.active();
+        logger.info(`${signal}: stopping; ${n ? `finishing ${n} running task${n === 1 ? '' : 's'} (up to ${graceMs / 1000} s; signal again to hand ${n === 1 ? 'it' : 'them'} back now)` : 'no task running'}`);
+        const timer = setTimeout(() => void handBack('grace period over'), graceMs);
+        timer.unref();
+        void worker.drain().then(() => {
+          clearTimeout(timer);
+          logger.info('worker stopped');
+          resolve();
+        });
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+  });
+}
