@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
-import { resolveModel } from '../model/resolve.js';
-import { openStore } from '../storage/open.js';
-import { assertHasImages } from '../source/listing.js';
-import { LocalRunner } from '../runner/local.js';
-import { featurizeJob, type FeaturizeSummary } from '../pipeline/featurize.js';
-import { DEFAULT_MAX_PIXELS } from '../decode/decode.js';
+import type { FeaturizeSummary } from '../pipeline/featurize.js';
+import type { LocalRunner } from '../runner/local.js';
+import { DEFAULT_MAX_PIXELS } from '../decode/limits.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { flag, optionalFlag, parseFlag, poolSize } from './options.js';
@@ -88,6 +85,14 @@ Examples:
   $ fruits featurize photos/ out --model resnet50.onnx --model-spec resnet50.json`,
   );
   cmd.action(async (inputArg: string, outputArg: string, o: Record<string, unknown>) => {
+    // Loaded here, not at start-up: `fruits --help` should not pay for sharp, ONNX Runtime, the AWS SDK…
+    const [{ resolveModel }, { openStore }, { assertHasImages }, { LocalRunner }, { featurizeJob }] = await Promise.all([
+      import('../model/resolve.js'),
+      import('../storage/open.js'),
+      import('../source/listing.js'),
+      import('../runner/local.js'),
+      import('../pipeline/featurize.js'),
+    ]);
     const opts = featurizeOptionsOf(o);
     const pool = poolSize(o.workers, o.threads);
     const input = openStore(inputArg);

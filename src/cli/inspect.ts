@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { openStore } from '../storage/open.js';
-import { MANIFEST, REJECTS, SUCCESS, readJson } from '../sink/dataset.js';
-import { listPartFiles, readPart, readStringColumn } from '../sink/read-dataset.js';
 import { UserError } from '../util/errors.js';
 import { flag, parseFlag } from './options.js';
 
@@ -20,6 +17,11 @@ export interface InspectReport {
 }
 
 export async function inspectDataset(location: string, head: number): Promise<InspectReport> {
+  const [{ openStore }, { MANIFEST, REJECTS, SUCCESS, readJson }, { listPartFiles, readPart, readStringColumn }] = await Promise.all([
+    import('../storage/open.js'),
+    import('../sink/dataset.js'),
+    import('../sink/read-dataset.js'),
+  ]);
   const store = openStore(location);
   const parts = await listPartFiles(store);
   const manifest = await readJson<{ format?: string; config?: { model?: { id: string; sha256: string } }; columns?: { name: string; type: string }[] }>(store, MANIFEST);

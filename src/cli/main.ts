@@ -13,9 +13,7 @@ import { registerReduce } from './reduce.js';
 import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
 import { registerDashboard } from './dashboard.js';
-import { TooManyRejectsError } from '../pipeline/featurize.js';
-import { s3OptionsToEnv } from '../storage/s3-config.js';
-import { UsageError, flag, parseFlag } from './options.js';
+import { flag, parseFlag } from './options.js';
 import { z } from 'zod';
 
 // The SDK's notice about Node versions is noise on every command; the project supports Node 20.
@@ -33,8 +31,10 @@ const program = new Command('fruits')
   .option('--s3-max-attempts <n>', 'attempts per S3 request, with jittered backoff (env FRUITS_S3_MAX_ATTEMPTS)')
   .exitOverride()
   // S3 settings travel as environment variables so worker processes get them too.
-  .hook('preAction', (cmd) => {
+  .hook('preAction', async (cmd) => {
     const o = cmd.opts();
+    if (o.s3ForcePathStyle === undefined && o.s3Checksums === undefined && o.s3MaxAttempts === undefined) return;
+    const { s3OptionsToEnv } = await import('../storage/s3-config.js'); // the AWS SDK only when needed
     Object.assign(
       process.env,
       s3OptionsToEnv({
@@ -54,9 +54,7 @@ registerWorker(program, log);
 registerDashboard(program, log);
 
 function exitCodeOf(err: unknown): number {
-  if (err instanceof TooManyRejectsError) return 3;
-  if (err instanceof UsageError) return 2;
-  return 1;
+  return err instanceof UserError ? err.exitCode : 1;
 }
 
 try {

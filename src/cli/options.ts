@@ -4,7 +4,9 @@ import os from 'node:os';
 import { z } from 'zod';
 import { UserError } from '../util/errors.js';
 
-export class UsageError extends UserError {}
+export class UsageError extends UserError {
+  override readonly exitCode = 2;
+}
 
 const intFlag = (min: number, max = Number.MAX_SAFE_INTEGER) => {
   const expected = max === Number.MAX_SAFE_INTEGER ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`;

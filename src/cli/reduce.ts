@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { openStore } from '../storage/open.js';
-import { LocalRunner } from '../runner/local.js';
-import { checkComponentCount, completeFeatures, fitJob, splitModelLocation, statisticsJob, transformJob } from '../pipeline/reduce.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { addPcaOptions, pcaOptionsOf } from './pca-options.js';
@@ -19,6 +16,11 @@ export function registerReduce(program: Command, log: () => Logger): void {
   addPoolOptions(addPcaOptions(fit));
   fit.addHelpText('after', '\nExamples:\n  $ fruits fit out/features out/pca --variance 0.95\n  $ fruits fit out/features out/pca-200 --k 200 --scale none');
   fit.action(async (featuresArg: string, pcaArg: string, o: Record<string, unknown>) => {
+    const [{ openStore }, { LocalRunner }, { checkComponentCount, completeFeatures, fitJob, statisticsJob }] = await Promise.all([
+      import('../storage/open.js'),
+      import('../runner/local.js'),
+      import('../pipeline/reduce.js'),
+    ]);
     const { scale, components } = pcaOptionsOf(o);
     const features = openStore(featuresArg);
     const pca = openStore(pcaArg);
@@ -56,6 +58,11 @@ export function registerReduce(program: Command, log: () => Logger): void {
   addPoolOptions(transform);
   transform.addHelpText('after', '\nExamples:\n  $ fruits transform --pca out/pca out/features out/reduced\n  $ fruits transform --pca out/pca/model.json new/features new/reduced --csv new/reduced-csv');
   transform.action(async (featuresArg: string, outputArg: string, o: Record<string, unknown>) => {
+    const [{ openStore }, { LocalRunner }, { splitModelLocation, transformJob }] = await Promise.all([
+      import('../storage/open.js'),
+      import('../runner/local.js'),
+      import('../pipeline/reduce.js'),
+    ]);
     const { dir, file } = splitModelLocation(String(o.pca));
     const runner = new LocalRunner(poolSize(o.workers, o.threads));
     const progress = createProgress({ unit: 'parts', quiet: Boolean(o.quiet) });

@@ -31,7 +31,7 @@ export class DecodeError extends Error {
   }
 }
 
-export const DEFAULT_MAX_PIXELS = 100_000_000;
+export { DEFAULT_MAX_PIXELS } from './limits.js';
 
 // Photos that fit within this many times the model's width and height are decoded at their own
 // size (batched by size, resized in the graph); larger ones are shrunk by sharp to fit, keeping

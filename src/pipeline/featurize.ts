@@ -48,6 +48,7 @@ export interface FeaturizeSummary {
 }
 
 export class TooManyRejectsError extends UserError {
+  override readonly exitCode = 3;
   constructor(readonly summary: FeaturizeSummary, ratio: number, limit: number) {
     super(`${summary.rejects} of ${summary.listed} images rejected (${(ratio * 100).toFixed(1)}% > --max-reject-ratio ${limit}); see ${summary.output}/${REJECTS}`);
   }
