@@ -13,7 +13,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { collect, runCli, show, spawnCli, type CliResult } from './helpers/cli.js';
+import { collect, errorLines, runCli, show, spawnCli, type CliResult } from './helpers/cli.js';
 import { lit, query, readCsv } from './helpers/duckdb.js';
 import { launchBrowser, openOfflinePage } from './helpers/browser.js';
 import { miniTestDir, repoRoot, SHARED_MODEL_SHA256, sharedDir, tempDir } from './helpers/paths.js';
@@ -396,5 +396,21 @@ describe('fruits run resumes stage by stage', { timeout: 20 * 60_000 }, () => {
 
     const html = await fs.readFile(path.join(out, 'report.html'), 'utf8');
     assert.match(html, new RegExp(`k = ${K}\\b`));
+  });
+
+  it('checks its PCA flags before writing anything', async () => {
+    const bad = path.join(tmp.dir, 'bad');
+    const cases: [string[], number, RegExp][] = [
+      [['--k', '10', '--variance', '0.5'], 2, /^fruits: error: --k and --variance: give one or the other$/],
+      [['--k', '1281'], 1, /^fruits: error: --k 1281 is more than the feature dimension 1280$/],
+    ];
+    for (const [flags, code, message] of cases) {
+      const r = await runCli(['run', miniTestDir, bad, ...flags]);
+      assert.equal(r.code, code, show(r));
+      const lines = errorLines(r.stderr);
+      assert.equal(lines.length, 1, show(r));
+      assert.match(lines[0], message);
+      assert.equal(existsSync(bad), false, `${flags.join(' ')}: nothing written`);
+    }
   });
 });
