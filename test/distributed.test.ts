@@ -33,7 +33,7 @@ describe('distributed runs', () => {
     await tmp?.cleanup();
   });
 
-  it('gives the output of a local run: rows, features byte for byte, PCA; and leaves nothing in Redis', async () => {
+  it('gives the output of a local run: rows, features byte for byte, PCA; and leaves nothing in Redis', { timeout: 400_000 }, async () => {
     const local = path.join(tmp.dir, 'local');
     const dist = path.join(tmp.dir, 'dist');
     const l = await runCli(['run', miniTestDir, local, ...PARTITION, '--workers', '2', '--threads', '1', '--json', '--quiet']);

@@ -88,15 +88,18 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 1000 };
 
-// Failed jobs stay a week for inspection in the dashboard (and are retried if the run is resumed).
-const KEEP_FAILED = { age: 7 * 24 * 3600 };
+// The coordinator removes a stage's jobs once it has their results. What it cannot remove (its
+// stage failed, or it died) stays a week: failed jobs for inspection in the dashboard and to be
+// retried when the run is resumed, completed ones to be re-attached to; BullMQ drops them after
+// that (when later jobs finish).
+const KEEP = { age: 7 * 24 * 3600 };
 
 export function taskJobOptions(id: string, retry: RetryPolicy): JobsOptions {
-  return { jobId: id, attempts: retry.attempts, backoff: { type: 'exponential', delay: retry.backoffMs }, removeOnFail: KEEP_FAILED };
+  return { jobId: id, attempts: retry.attempts, backoff: { type: 'exponential', delay: retry.backoffMs }, removeOnFail: KEEP, removeOnComplete: KEEP };
 }
 
 export function barrierJobOptions(id: string): JobsOptions {
-  return { jobId: id, removeOnFail: KEEP_FAILED };
+  return { jobId: id, removeOnFail: KEEP, removeOnComplete: KEEP };
 }
 
 /**

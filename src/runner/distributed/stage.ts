@@ -85,14 +85,17 @@ export class StageRun {
   private async checkExistingJobs(): Promise<void> {
     if ((await this.ctx.queue.getJobState(this.barrier)) === 'unknown') return;
     let clash: string | undefined;
+    let existing = 0;
     await forEachLimit([...this.children.values()], async (child) => {
       const job = await Job.fromId(this.ctx.queue, child.id);
       const data = job?.data as JobData | undefined;
+      if (job) existing++;
       if (job && (data?.type !== 'task' || canonicalJson(data.task) !== canonicalJson(child.task))) clash ??= child.id;
     });
     if (clash) {
       throw new UserError(`run id ${this.ctx.runId} is already used in Redis for other work (job ${clash} holds another task); choose another --run-id, or pass --overwrite to start this run over`);
     }
+    if (existing > 0) this.ctx.log?.info(`stage ${this.stage}: re-attached to ${existing} of its ${this.children.size} tasks, queued or run by an earlier coordinator of run ${this.ctx.runId}`);
   }
 
   owns(jobId: string): boolean {

@@ -1,0 +1,94 @@
+// Chaos: workers SIGKILLed at random moments while they featurize a partition (replacements are
+// started, as an autoscaler would). BullMQ's stalled-job check hands each interrupted task to
+// another worker, and the output still holds every image exactly once.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { QueueEvents } from 'bullmq';
+import { collect, show, spawnCli } from './helpers/cli.js';
+import { miniTestClasses, miniTestDir, miniTestImages, tempDir } from './helpers/paths.js';
+import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess } from './helpers/redis.js';
+import { countRows } from './helpers/datasets.js';
+import { lit, query } from './helpers/duckdb.js';
+
+const IMAGES = 800;
+const RUN_ID = 'chaos-1';
+// One job may stall maxStalledCount (3) times before it fails: three kills can never fail the run,
+// even if all three hit the same partition.
+const KILLS = 3;
+
+describe('distributed run with workers killed at random moments', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  let redis: RedisServer;
+  const workers: WorkerProcess[] = [];
+
+  before(async () => {
+    tmp = await tempDir('chaos');
+    redis = await startRedis();
+    for (let i = 0; i < 3; i++) workers.push(startWorker(redis.url));
+    await Promise.all(workers.map((w) => w.ready));
+  });
+
+  after(async () => {
+    await stopWorkers(workers);
+    await redis?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('re-runs the tasks of killed workers elsewhere: every image exactly once', { timeout: 300_000 }, async () => {
+    const out = path.join(tmp.dir, 'out');
+    const queue = taskQueue(redis);
+    const events = new QueueEvents('tasks', { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, prefix: 'fruits' });
+    const stalled: string[] = [];
+    events.on('stalled', ({ jobId }) => stalled.push(jobId));
+    await events.waitUntilReady();
+    const coordinator = spawnCli(['run', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '100', '--engine', 'distributed', '--redis', redis.url, '--run-id', RUN_ID, '--json', '--quiet']);
+    const result = collect(coordinator);
+    let finished = false;
+    void result.then(() => (finished = true));
+    const kills: { pid: number; job: string; progress: number }[] = [];
+    try {
+      while (kills.length < KILLS && !finished) {
+        await new Promise((r) => setTimeout(r, 500 + Math.random() * 3000));
+        // A worker in the middle of a partition: its job is active and has reported some images.
+        const victim = await waitFor(
+          'a worker in the middle of a partition',
+          async () => {
+            if (finished) return null;
+            const active = (await queue.getActive()).filter((j) => j.id?.startsWith(`${RUN_ID}/featurize-`) && typeof j.progress === 'number' && j.progress > 0 && j.progress < 100);
+            const pick = active[Math.floor(Math.random() * active.length)];
+            const worker = pick && workers.find((w) => pick.processedBy?.endsWith(`:${w.pid}`) && w.child.exitCode === null && w.child.signalCode === null);
+            return worker ? { worker, job: pick.id!, progress: pick.progress as number } : undefined;
+          },
+          180_000,
+        );
+        if (!victim) break;
+        victim.worker.child.kill('SIGKILL');
+        kills.push({ pid: victim.worker.pid, job: victim.job, progress: victim.progress });
+        const replacement = startWorker(redis.url);
+        workers.push(replacement);
+        await replacement.ready;
+      }
+      const r = await result;
+      assert.equal(r.code, 0, show(r));
+      assert.equal(kills.length, KILLS, `only ${kills.length} kills happened before the run ended: ${JSON.stringify(kills)}`);
+
+      // Every killed task came back through BullMQ's stalled-job check.
+      for (const k of kills) assert.ok(stalled.includes(k.job), `${k.job} (killed at ${k.progress} images) never stalled: ${JSON.stringify(stalled)}`);
+
+      const features = path.join(out, 'features');
+      assert.deepEqual(await countRows(features), { rows: IMAGES, paths: IMAGES });
+      const expected: string[] = [];
+      for (const c of await miniTestClasses()) for (const f of await miniTestImages(c)) expected.push(`${c}/${f}`);
+      expected.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))); // the listing's order: byte-wise by path
+      const paths = (await query<{ path: string }>(`SELECT path FROM read_parquet(${lit(path.join(features, 'part-*.parquet'))}, filename = true, file_row_number = true) ORDER BY filename, file_row_number`)).map((x) => x.path);
+      assert.deepEqual(paths, expected.slice(0, IMAGES), 'the first 800 images of the listing, in order, each once');
+      const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { featurize: { rows: number }; transform: { rows: number } };
+      assert.equal(summary.featurize.rows, IMAGES);
+      assert.equal(summary.transform.rows, IMAGES);
+    } finally {
+      await events.close();
+      await queue.close();
+    }
+  });
+});

@@ -1,0 +1,62 @@
+// Redis restarted mid-run without persistence (every queued job lost): workers and coordinator
+// reconnect, the coordinator notices that Redis no longer has its unfinished tasks and submits
+// them again (tasks are idempotent: deterministic file names, atomic writes), and the run
+// completes with every image exactly once.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { collect, show, spawnCli } from './helpers/cli.js';
+import { miniTestDir, tempDir } from './helpers/paths.js';
+import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess } from './helpers/redis.js';
+import { countRows, readPcaModel } from './helpers/datasets.js';
+
+const IMAGES = 600;
+
+describe('distributed run across a Redis restart', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  let redis: RedisServer;
+  const workers: WorkerProcess[] = [];
+
+  before(async () => {
+    tmp = await tempDir('dist-redis');
+    redis = await startRedis();
+    workers.push(startWorker(redis.url), startWorker(redis.url));
+    await Promise.all(workers.map((w) => w.ready));
+  });
+
+  after(async () => {
+    await stopWorkers(workers);
+    await redis?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('submits the lost tasks again and completes: every image exactly once', { timeout: 300_000 }, async () => {
+    const out = path.join(tmp.dir, 'out');
+    const coordinator = spawnCli(['run', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '50', '--engine', 'distributed', '--redis', redis.url, '--run-id', 'redis-1', '--json', '--quiet']);
+    const result = collect(coordinator);
+    const queue = taskQueue(redis);
+    let waitingAtRestart: number;
+    try {
+      const sidecars = async () => (await fs.readdir(path.join(out, 'features', '_parts')).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).length;
+      await waitFor('two finished partitions', async () => ((await sidecars()) >= 2 ? true : undefined), 180_000);
+      waitingAtRestart = await queue.getWaitingCount();
+    } finally {
+      await queue.close();
+    }
+    await redis.restart(); // SIGKILL, and an empty Redis on the same port
+
+    const r = await result;
+    assert.equal(r.code, 0, show(r));
+    assert.ok(waitingAtRestart > 0, 'the featurize stage had ended before the restart');
+    assert.match(r.stderr, /Redis no longer has \d+ unfinished tasks? of stage featurize-1 nor its barrier \(restarted without persistence\?\): submitting (it|them) again/);
+    assert.deepEqual(await countRows(path.join(out, 'features')), { rows: IMAGES, paths: IMAGES });
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { featurize: { rows: number }; transform: { rows: number } };
+    assert.equal(summary.featurize.rows, IMAGES);
+    assert.equal(summary.transform.rows, IMAGES);
+    assert.ok((await readPcaModel(out)).k > 0);
+    // The workers lived through it: they were still working after the restart.
+    for (const w of workers) assert.equal(w.child.exitCode, null, w.output());
+    assert.ok(workers.some((w) => /transform part-\d+\.parquet: done/.test(w.output())));
+  });
+});
