@@ -120,6 +120,11 @@ async function featureSpaceOf(store: Store): Promise<{ space: FeatureSpace; imag
   };
 }
 
+/** The feature space of a complete dataset, from its manifest alone (no rows read). */
+export async function readFeatureSpace(location: string): Promise<FeatureSpace> {
+  return (await featureSpaceOf(openStore(location))).space;
+}
+
 /** Every row of a complete features or reduced dataset, in part order. */
 export async function loadDataset(location: string): Promise<LabelledRows> {
   const store = openStore(location);

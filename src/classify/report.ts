@@ -11,8 +11,6 @@ import type { Evaluation, Mistake } from './evaluate.js';
 
 const CSP = "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:";
 
-/** Mistakes shown as cards (with thumbnails); the JSON output lists them all. */
-export const MAX_MISTAKE_CARDS = 60;
 export const MAX_PAIRS = 25;
 
 const ACCENT = '#2563eb';
@@ -189,7 +187,14 @@ function mistakeCard(m: Mistake, thumb: string | undefined): string {
   return `<li class="mistake">${img}<div><div class="was">${escapeHtml(m.actual)}</div><div class="as">→ ${escapeHtml(m.predicted)} (${formatPercent(m.score)})</div><p class="alts">true class: rank ${m.actualRank + 1}, ${formatPercent(m.actualScore)}<br>${alts}</p><div class="path">${escapeHtml(m.path)}</div></div></li>`;
 }
 
-export function renderEvaluationHtml(e: Evaluation, thumbnails: Map<string, string>, generatedAt = new Date()): string {
+export interface RenderOptions {
+  /** Mistakes shown as cards (the JSON output lists them all); default 60. */
+  maxCards?: number;
+  generatedAt?: Date;
+}
+
+export function renderEvaluationHtml(e: Evaluation, thumbnails: Map<string, string>, opts: RenderOptions = {}): string {
+  const generatedAt = opts.generatedAt ?? new Date();
   const { specs } = evaluationChartSpecs(e);
   const title = `Evaluation · ${e.bundle.dir.split('/').pop()}`;
   const excludedRows = e.excluded.reduce((a, x) => a + x.rows, 0);
@@ -224,7 +229,7 @@ export function renderEvaluationHtml(e: Evaluation, thumbnails: Map<string, stri
     .slice(0, MAX_PAIRS)
     .map((p) => `<tr><td>${escapeHtml(p.actual)}</td><td>${escapeHtml(p.predicted)}</td><td class="num">${formatCount(p.count)}</td><td class="num">${formatPercent(p.share)}</td></tr>`)
     .join('\n');
-  const shown = e.mistakes.slice(0, MAX_MISTAKE_CARDS);
+  const shown = e.mistakes.slice(0, opts.maxCards ?? 60);
   const mistakesBody = e.mistakes.length
     ? `<p class="note">${shown.length < e.mistakes.length ? `The ${formatCount(shown.length)} most confident of <strong>${formatCount(e.mistakes.length)}</strong> mistakes` : `All <strong>${formatCount(e.mistakes.length)}</strong> mistakes`}, most confident first${thumbnails.size ? '' : ' (the images were not reachable: no thumbnails)'}.</p>
   <ul class="mistakes">

@@ -6,13 +6,11 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { readBundle, writeBundle, type Bundle } from '../classify/bundle.js';
-import { datasetsAt, loadDataset, type LabelledRows } from '../classify/dataset.js';
+import { datasetsAt, loadDataset, readFeatureSpace, type LabelledRows } from '../classify/dataset.js';
 import { evaluateBundle, type Evaluation } from '../classify/evaluate.js';
 import { ImageClassifier, type Prediction } from '../classify/image-classifier.js';
 import { BundleMismatchError, checkFeatureSpace } from '../classify/inputs.js';
 import { resolveBundleModel } from '../classify/model-file.js';
-import { MAX_MISTAKE_CARDS, renderEvaluationHtml } from '../classify/report.js';
-import { thumbnailsFor } from '../classify/thumbnails.js';
 import { TRAIN_DEFAULTS, trainBundle } from '../classify/train.js';
 import { CLASSIFIER_KINDS, type ClassifierKind } from '../classify/classifier.js';
 import { DecodeError, DEFAULT_MAX_PIXELS, type DecodedImage } from '../decode/decode.js';
@@ -25,7 +23,10 @@ import type { Logger } from '../util/logger.js';
 import { createProgress } from '../util/progress.js';
 import { addPoolOptions, DEFAULTS as FEATURIZE_DEFAULTS, memoryUse } from './featurize.js';
 import { flag, optionalFlag, parseFlag, poolSize } from './options.js';
-import { SERVE_DEFAULTS, serveOptionsOf, startServer } from '../serve/server.js';
+import { SERVE_DEFAULTS, serveOptionsOf } from '../serve/options.js';
+
+/** Mistakes shown (with thumbnails) in the evaluation report by default. */
+const DEFAULT_CARDS = 60;
 
 const l2Flag = z.union([
   z.literal('auto'),
@@ -173,7 +174,7 @@ function registerEvaluate(program: Command, log: () => Logger): void {
     .argument('<data>', 'a features / reduced dataset or fruits run folder, or a folder of <label>/<image> files (featurized first)')
     .option('--report <file.html>', 'where to write the HTML report (default evaluation.html)')
     .option('--no-report', 'no HTML report')
-    .option('--thumbnails <n>', `misclassified examples shown with thumbnails in the report (default ${MAX_MISTAKE_CARDS})`)
+    .option('--thumbnails <n>', `misclassified examples shown with thumbnails in the report (default ${DEFAULT_CARDS})`)
     .option('--features-out <dir>', 'image folder: keep the featurized dataset here (and resume it on a rerun)')
     .option('--model <file.onnx>', "image folder: the bundle's featurizer file, if not in FRUITS_MODEL_DIR or the cache")
     .option('--batch-size <n>', `image folder: images per inference call (default ${FEATURIZE_DEFAULTS.batchSize})`)
@@ -190,7 +191,7 @@ Examples:
   $ fruits evaluate out/bundle out/test-features --json --no-report`,
   );
   cmd.action(async (bundleDir: string, dataArg: string, o: Record<string, unknown>) => {
-    const thumbs = parseFlag(flag.nonNegativeInt, o.thumbnails ?? String(MAX_MISTAKE_CARDS), '--thumbnails');
+    const thumbs = parseFlag(flag.nonNegativeInt, o.thumbnails ?? String(DEFAULT_CARDS), '--thumbnails');
     const bundle = await readBundle(bundleDir);
     const logger = log();
     const choice = await datasetsAt(dataArg).catch((err) => {
@@ -204,14 +205,15 @@ Examples:
       // A run offers both: the reduced rows when they match the bundle's PCA, else the features.
       let location = choice.features ?? choice.reduced!;
       if (choice.reduced && bundle.pca) {
-        const reduced = await loadDataset(choice.reduced);
         try {
-          checkFeatureSpace(bundle, reduced.space, reduced.location);
+          checkFeatureSpace(bundle, await readFeatureSpace(choice.reduced), choice.reduced);
           location = choice.reduced;
         } catch (err) {
           if (!(err instanceof BundleMismatchError) || !choice.features) throw err;
         }
       }
+      // Refused from the manifest, before reading any row.
+      checkFeatureSpace(bundle, await readFeatureSpace(location), location);
       data = await loadDataset(location);
     } else {
       if (!existsSync(dataArg)) throw new UserError(`${dataArg}: no such dataset or image folder`);
@@ -221,10 +223,12 @@ Examples:
     let reportFile: string | undefined;
     if (o.report !== false) {
       reportFile = path.resolve(typeof o.report === 'string' ? o.report : 'evaluation.html');
+      // Loaded only when a report is written: the chart compiler is the CLI's heaviest import.
+      const [{ renderEvaluationHtml }, { thumbnailsFor }] = await Promise.all([import('../classify/report.js'), import('../classify/thumbnails.js')]);
       const thumbnails = await thumbnailsFor(data.imageRoot, evaluation.mistakes.map((m) => m.path), thumbs);
       const tmp = `${reportFile}.tmp-${process.pid}`;
       await fs.mkdir(path.dirname(reportFile), { recursive: true });
-      await fs.writeFile(tmp, renderEvaluationHtml(evaluation, thumbnails));
+      await fs.writeFile(tmp, renderEvaluationHtml(evaluation, thumbnails, { maxCards: thumbs }));
       await fs.rename(tmp, reportFile);
     }
     if (o.json) process.stdout.write(`${JSON.stringify({ ...evaluation, rejects, report: reportFile ?? null })}\n`);
@@ -358,6 +362,7 @@ function registerServe(program: Command, log: () => Logger): void {
       const opts = serveOptionsOf(o, process.env);
       const bundle = await readBundle(bundleDir);
       const logger = log();
+      const { startServer } = await import('../serve/server.js');
       const server = await startServer(bundle, { ...opts, logger });
       const stop = async (signal: string) => {
         logger.info(`${signal}: shutting down`);

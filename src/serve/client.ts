@@ -63,7 +63,8 @@ export function clientApp(): void {
 
   function percent(score: number): string {
     const p = score * 100;
-    return `${p >= 10 || p === 0 ? p.toFixed(0) : p.toFixed(1)}%`;
+    if (p > 0 && p < 0.1) return '<0.1%';
+    return `${p.toFixed(1)}%`;
   }
 
   function render(result: ApiResult, roundTripMs: number, bytes: number): void {

@@ -27,7 +27,7 @@ export function renderPage(info: PageInfo): string {
 <script src="assets/app.js" defer></script>
 </head>
 <body data-state="idle">
-<header class="bar">
+<header class="topbar">
   <svg class="logo" viewBox="0 0 32 32" aria-hidden="true"><circle cx="16" cy="19" r="11" fill="#f97316"/><path d="M16 8c0-3 2-5 5-6" stroke="#14532d" stroke-width="2.5" fill="none" stroke-linecap="round"/><path d="M16 8c3-3 8-2 9 1-3 2-7 2-9-1z" fill="#22c55e"/></svg>
   <div>
     <h1>What fruit is this?</h1>
@@ -73,7 +73,7 @@ body {
   font: 16px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   display: flex; flex-direction: column;
 }
-.bar {
+.topbar {
   display: flex; align-items: center; gap: 12px; padding: 14px 16px;
   padding-top: max(14px, env(safe-area-inset-top));
   background: var(--green-dark); color: #f0fdf4;

@@ -8,7 +8,6 @@
 // and while reading), the image size is checked from its header before any pixel is decoded,
 // classify requests are admitted only while fewer than `maxQueue` are being handled (503
 // otherwise, so memory is bounded by maxQueue × maxBodyBytes), and every error is JSON.
-import os from 'node:os';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
@@ -16,75 +15,17 @@ import rateLimit from '@fastify/rate-limit';
 import sharp from 'sharp';
 import { z } from 'zod';
 import type { Bundle } from '../classify/bundle.js';
-import { ImageClassifier, type Prediction } from '../classify/image-classifier.js';
+import type { Prediction } from '../classify/image-classifier.js';
 import { resolveBundleModel } from '../classify/model-file.js';
-import { DecodeError, type DecodedImage } from '../decode/decode.js';
-import { flag, optionalFlag, parseFlag, UsageError } from '../cli/options.js';
+import { DecodeError, decodeImage, type DecodedImage } from '../decode/decode.js';
 import type { Logger } from '../util/logger.js';
 import { MicroBatcher, QueueFullError } from './batcher.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import { FAVICON_SVG, PAGE_CSP, PAGE_CSS, PAGE_JS, renderPage } from './page.js';
+import { WorkerClassifier, type ImagesClassifier } from './worker-classifier.js';
+import { SERVE_DEFAULTS, type ServeOptions } from './options.js';
 
-export const SERVE_DEFAULTS = {
-  port: 8080,
-  host: '127.0.0.1',
-  maxBatch: 16,
-  maxWaitMs: 5,
-  maxQueue: 32,
-  maxBodyBytes: 10 * 1024 * 1024,
-  // A 48 MP phone photo passes; a 100k × 100k "image" of a few hundred bytes does not.
-  maxPixels: 64_000_000,
-  top: 5,
-};
-
-export interface ServeOptions {
-  port: number;
-  host: string;
-  threads: number;
-  maxBatch: number;
-  maxWaitMs: number;
-  maxQueue: number;
-  maxBodyBytes: number;
-  maxPixels: number;
-  /** Origins allowed by CORS ('*' for any); none: no CORS headers at all. */
-  corsOrigins?: string[] | '*';
-  /** Classify requests per client address per minute; none: no limit. */
-  rateLimit?: number;
-  /** 'native': decode at the photo's size and batch by size (resize in ONNX Runtime);
-   *  'model': resize every photo to the network's input in sharp, so any photos batch together. */
-  decodeSize: 'native' | 'model';
-  model?: string;
-}
-
-const originsFlag = z
-  .string()
-  .trim()
-  .min(1)
-  .transform((s) => (s === '*' ? ('*' as const) : s.split(',').map((o) => o.trim()).filter(Boolean)))
-  .pipe(z.union([z.literal('*'), z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'origins like https://app.example.com')).min(1)]));
-
-/** Flags first, then environment variables (PORT, HOST, FRUITS_CORS_ORIGINS, FRUITS_RATE_LIMIT). */
-export function serveOptionsOf(o: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): ServeOptions {
-  const port = parseFlag(flag.nonNegativeInt.pipe(z.number().max(65535)), o.port ?? env.PORT ?? String(SERVE_DEFAULTS.port), o.port ? '--port' : 'PORT');
-  const host = String(o.host ?? env.HOST ?? SERVE_DEFAULTS.host);
-  if (!/^[\w.:-]+$/.test(host)) throw new UsageError(`--host: invalid value '${host}' (expected an address or host name)`);
-  const maxWaitMs = parseFlag(flag.nonNegativeInt.pipe(z.number().max(1000)), o.maxWaitMs ?? String(SERVE_DEFAULTS.maxWaitMs), '--max-wait-ms');
-  const decodeSize = parseFlag(z.enum(['native', 'model']), o.decodeSize ?? 'native', '--decode-size');
-  return {
-    port,
-    host,
-    threads: optionalFlag(flag.positiveInt, o.threads, '--threads') ?? os.availableParallelism(),
-    maxBatch: parseFlag(flag.positiveInt.pipe(z.number().max(256)), o.maxBatch ?? String(SERVE_DEFAULTS.maxBatch), '--max-batch'),
-    maxWaitMs,
-    maxQueue: parseFlag(flag.positiveInt, o.maxQueue ?? String(SERVE_DEFAULTS.maxQueue), '--max-queue'),
-    maxBodyBytes: parseFlag(flag.positiveInt, o.maxBody ?? String(SERVE_DEFAULTS.maxBodyBytes), '--max-body'),
-    maxPixels: parseFlag(flag.positiveInt, o.maxPixels ?? String(SERVE_DEFAULTS.maxPixels), '--max-pixels'),
-    corsOrigins: optionalFlag(originsFlag, o.corsOrigin ?? env.FRUITS_CORS_ORIGINS, o.corsOrigin ? '--cors-origin' : 'FRUITS_CORS_ORIGINS'),
-    rateLimit: optionalFlag(flag.positiveInt, o.rateLimit ?? env.FRUITS_RATE_LIMIT, o.rateLimit ? '--rate-limit' : 'FRUITS_RATE_LIMIT'),
-    decodeSize,
-    model: o.model as string | undefined,
-  };
-}
+export { SERVE_DEFAULTS, serveOptionsOf, type ServeOptions } from './options.js';
 
 /** An error answered as JSON with its status. */
 export class HttpError extends Error {
@@ -145,13 +86,16 @@ export interface ServerHandle {
 
 export interface BuildOptions extends ServeOptions {
   logger?: Logger;
-  /** A classifier already loaded (tests, benchmarks); otherwise the bundle's model is loaded. */
-  classifier?: ImageClassifier | Promise<ImageClassifier>;
+  /** A classifier already loaded (e.g. shared by several servers in tests); otherwise the
+   *  bundle's model is loaded on a worker thread. */
+  classifier?: ImagesClassifier | Promise<ImagesClassifier>;
   /** Keep the process-wide default metrics off (several servers in one process). */
   defaultMetrics?: boolean;
 }
 
 export async function buildServer(bundle: Bundle, opts: BuildOptions): Promise<ServerHandle> {
+  // Every upload is a new image: libvips' operation cache would only hold memory.
+  sharp.cache(false);
   const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics });
   const app = Fastify({
     // pino's Logger is Fastify's logger; only the generic parameters differ.
@@ -166,8 +110,8 @@ export async function buildServer(bundle: Bundle, opts: BuildOptions): Promise<S
     return503OnClosing: true,
   });
   const ownsClassifier = !opts.classifier;
-  const loading = opts.classifier ? Promise.resolve(opts.classifier) : ImageClassifier.load(bundle, { model: opts.model, threads: opts.threads });
-  let classifier: ImageClassifier | undefined;
+  const loading = opts.classifier ? Promise.resolve(opts.classifier) : WorkerClassifier.start({ bundle: bundle.dir, model: opts.model, threads: opts.threads });
+  let classifier: ImagesClassifier | undefined;
   let loadError: Error | undefined;
   const ready = loading.then(
     (c) => {
@@ -321,7 +265,7 @@ export async function buildServer(bundle: Bundle, opts: BuildOptions): Promise<S
       const decodeStart = performance.now();
       let image: DecodedImage;
       try {
-        image = await classifier.decode(bytes, opts.maxPixels);
+        image = await decodeImage(bytes, { width: modelWidth, height: modelHeight }, { maxPixels: opts.maxPixels });
         if (opts.decodeSize === 'model' && (image.width !== modelWidth || image.height !== modelHeight)) {
           const pixels = await sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 3 } })
             .resize(modelWidth, modelHeight, { fit: 'fill' })
