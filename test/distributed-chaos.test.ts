@@ -17,7 +17,7 @@ const RUN_ID = 'chaos-1';
 // even if all three hit the same partition.
 const KILLS = 3;
 
-describe('distributed run with workers killed at random moments', () => {
+describe('distributed workers that die or are stopped', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let redis: RedisServer;
   const workers: WorkerProcess[] = [];
@@ -86,6 +86,54 @@ describe('distributed run with workers killed at random moments', () => {
       const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { featurize: { rows: number }; transform: { rows: number } };
       assert.equal(summary.featurize.rows, IMAGES);
       assert.equal(summary.transform.rows, IMAGES);
+    } finally {
+      await events.close();
+      await queue.close();
+    }
+  });
+
+  it('lets a worker finish its task on SIGTERM, and hand it back at once on a second signal', { timeout: 300_000 }, async () => {
+    await stopWorkers(workers.splice(0)); // idle workers stop at once on SIGTERM
+    const out = path.join(tmp.dir, 'term');
+    const queue = taskQueue(redis);
+    const events = new QueueEvents('tasks', { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, prefix: 'fruits' });
+    const stalled: string[] = [];
+    events.on('stalled', ({ jobId }) => stalled.push(jobId));
+    await events.waitUntilReady();
+    const result = collect(spawnCli(['run', miniTestDir, out, '--limit', '300', '--partition-size', '100', '--engine', 'distributed', '--redis', redis.url, '--run-id', 'term-1', '--json', '--quiet']));
+    const busy = (w: WorkerProcess) =>
+      waitFor('a worker in the middle of a partition', async () => {
+        const job = (await queue.getActive()).find((j) => j.processedBy?.endsWith(`:${w.pid}`) && typeof j.progress === 'number' && j.progress > 0 && j.progress < 100);
+        return job?.id;
+      });
+    try {
+      const finisher = startWorker(redis.url);
+      workers.push(finisher);
+      const finished = await busy(finisher);
+      finisher.child.kill('SIGTERM');
+      const f = await finisher.exited;
+      assert.equal(f.code, 0, finisher.output());
+      assert.match(finisher.output(), /SIGTERM: stopping; finishing 1 running task/);
+      const partition = Number(/featurize-(\d+)$/.exec(finished)![1]);
+      assert.match(finisher.output(), new RegExp(`featurize partition ${partition}: done`));
+
+      const releaser = startWorker(redis.url);
+      workers.push(releaser);
+      const released = await busy(releaser);
+      releaser.child.kill('SIGTERM');
+      await waitFor('the first signal to be handled', () => (/SIGTERM: stopping/.test(releaser.output()) ? true : undefined), 30_000);
+      releaser.child.kill('SIGTERM');
+      const rl = await releaser.exited;
+      assert.equal(rl.code, 0, releaser.output());
+      assert.match(releaser.output(), /SIGTERM again: handed 1 running task back to the queue/);
+      assert.equal(await queue.getJobState(released), 'waiting', 'the task is back in the queue, for the next worker');
+
+      const last = startWorker(redis.url);
+      workers.push(last);
+      const r = await result;
+      assert.equal(r.code, 0, show(r));
+      assert.deepEqual(stalled, [], 'nothing was left to the stalled-job check');
+      assert.deepEqual(await countRows(path.join(out, 'features')), { rows: 300, paths: 300 });
     } finally {
       await events.close();
       await queue.close();
