@@ -1,0 +1,159 @@
+// Distributed benchmark, on a real Redis:
+//  - BullMQ's cost per task: many merge-stats tasks of one tiny statistics file (the cheapest
+//    real task) through the real flow (DistributedRunner → Redis → the real worker module, one
+//    job at a time), minus the same task's own time run directly; and the fixed cost of a stage;
+//  - next to it, the compute time of one featurize partition at the default partition size;
+//  - featurize throughput with one `fruits worker` process and with two (one ONNX Runtime
+//    thread each) on the same data.
+// Run alone: `node dist/bench/distributed.js` (after `npm run build`).
+import { promises as fs, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DistributedRunner } from '../src/runner/distributed/coordinator.js';
+import { startWorker as startWorkerInProcess } from '../src/runner/distributed/worker.js';
+import { createTaskContext } from '../src/tasks/context.js';
+import { runTask, type Task } from '../src/tasks/index.js';
+import { accumulate, createStats, encodeStats } from '../src/stats/index.js';
+import { featurizeJob } from '../src/pipeline/featurize.js';
+import { resolveModel } from '../src/model/resolve.js';
+import { openStore } from '../src/storage/open.js';
+import { createProgress } from '../src/util/progress.js';
+import { createLogger } from '../src/util/logger.js';
+import { DEFAULT_MAX_PIXELS } from '../src/decode/decode.js';
+import { startRedis, startWorker, stopWorkers, type RedisServer } from '../test/helpers/redis.js';
+import { modelDir, repeatedDataset, table } from './util.js';
+
+const PARTITION = 1024; // the CLI's default partition size
+
+async function tinyStatsFile(dir: string): Promise<string> {
+  const dim = 8;
+  const stats = createStats(dim);
+  const rows = Float32Array.from({ length: 16 * dim }, (_, i) => Math.sin(i));
+  await accumulate(stats, rows, 16);
+  await fs.writeFile(path.join(dir, 'tiny.bin'), encodeStats(stats));
+  return 'tiny.bin';
+}
+
+/** Per-task and per-stage cost of the queue, with an in-process worker (concurrency 1). */
+async function queueOverhead(redis: RedisServer, dir: string, tasks: number) {
+  const input = await tinyStatsFile(dir);
+  const merge = (i: number): Task => ({ kind: 'merge-stats', store: dir, inputs: [input], file: `m/${String(i).padStart(5, '0')}.bin` });
+  const log = createLogger({ level: 'warn' });
+
+  // The task alone, warm, in this process.
+  const ctx = createTaskContext({ threads: 1, device: 'cpu' });
+  for (let i = 0; i < 20; i++) await runTask(merge(i), ctx);
+  let t0 = performance.now();
+  for (let i = 0; i < tasks; i++) await runTask(merge(i), ctx);
+  const taskMs = (performance.now() - t0) / tasks;
+
+  const worker = await startWorkerInProcess({ redisUrl: redis.url, prefix: 'bench', concurrency: 1, threads: 1, log, progressEveryMs: 250 });
+  const runner = new DistributedRunner({ redisUrl: redis.url, prefix: 'bench', runId: 'bench-overhead', log });
+  try {
+    await runner.run([merge(0)]); // connections, scripts, warm-up
+    t0 = performance.now();
+    await runner.run([merge(1)]);
+    const oneTaskStageMs = performance.now() - t0;
+    t0 = performance.now();
+    await runner.run(Array.from({ length: tasks }, (_, i) => merge(i)));
+    const stageMs = performance.now() - t0;
+    return {
+      taskMs,
+      perTaskOverheadMs: (stageMs - oneTaskStageMs) / (tasks - 1) - taskMs,
+      stageOverheadMs: oneTaskStageMs - taskMs,
+    };
+  } finally {
+    await runner.close();
+    await worker.close();
+  }
+}
+
+/** CPU time (user + system) a process has used so far, from /proc (Linux; clock ticks of 1/100 s). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The featurize stage of `images` images through `workers` `fruits worker` processes. */
+async function featurizeThroughput(redis: RedisServer, data: string, workers: number, runId: string) {
+  const procs = Array.from({ length: workers }, () => startWorker(redis.url, ['--threads', '1', '--prefix', 'bench']));
+  await Promise.all(procs.map((w) => w.ready));
+  const out = path.join(os.tmpdir(), `fruits-bench-dist-${runId}`);
+  await fs.rm(out, { recursive: true, force: true });
+  const log = createLogger({ level: 'warn' });
+  const runner = new DistributedRunner({ redisUrl: redis.url, prefix: 'bench', runId, log });
+  try {
+    const model = await resolveModel({});
+    const s = await featurizeJob({
+      input: openStore(data),
+      output: openStore(out),
+      model,
+      batchSize: 16,
+      partitionSize: PARTITION,
+      maxPixels: DEFAULT_MAX_PIXELS,
+      overwrite: true,
+      runner,
+      progress: createProgress({ unit: 'images', quiet: true }),
+      log,
+    });
+    const cpuSeconds = procs.reduce((sum, w) => sum + cpuSecondsOf(w.pid), 0);
+    const sidecars = await fs.readdir(path.join(out, '_parts'));
+    const partitionSeconds = await Promise.all(sidecars.map(async (n) => (JSON.parse(await fs.readFile(path.join(out, '_parts', n), 'utf8')) as { rows: number; seconds: { total: number } })));
+    const full = partitionSeconds.filter((p) => p.rows === PARTITION).map((p) => p.seconds.total);
+    return { imagesPerSecond: s.rows / s.seconds, seconds: s.seconds, partitionSeconds: full.length ? Math.min(...full) : NaN, coresUsed: cpuSeconds / s.seconds, imagesPerCpuSecond: s.rows / cpuSeconds };
+  } finally {
+    await runner.close();
+    await stopWorkers(procs);
+    await fs.rm(out, { recursive: true, force: true });
+  }
+}
+
+export async function benchDistributed(opts: { overheadTasks?: number; images?: number } = {}): Promise<Record<string, number | string>> {
+  process.env.FRUITS_MODEL_DIR ??= modelDir;
+  const images = opts.images ?? 2 * PARTITION;
+  const redis = await startRedis();
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fruits-bench-queue-'));
+  try {
+    const q = await queueOverhead(redis, dir, opts.overheadTasks ?? 200);
+    const data = await repeatedDataset(images);
+    const one = await featurizeThroughput(redis, data, 1, 'bench-1w');
+    const two = await featurizeThroughput(redis, data, 2, 'bench-2w');
+    const partitionMs = Math.min(one.partitionSeconds, two.partitionSeconds) * 1000;
+    const speedup = two.imagesPerSecond / one.imagesPerSecond;
+    return {
+      'queue: task alone (merge-stats of a tiny file), ms': q.taskMs,
+      'queue: overhead per task, ms': q.perTaskOverheadMs,
+      'queue: overhead per stage (flow, barrier, cleanup), ms': q.stageOverheadMs,
+      [`featurize: compute of one ${PARTITION}-image partition (1 thread), ms`]: partitionMs,
+      'overhead per task / partition compute, %': (100 * q.perTaskOverheadMs) / partitionMs,
+      'overhead per task + stage / partition compute, %': (100 * (q.perTaskOverheadMs + q.stageOverheadMs)) / partitionMs,
+      images,
+      'featurize: 1 worker, images/s': one.imagesPerSecond,
+      'featurize: 2 workers, images/s': two.imagesPerSecond,
+      'speedup 2 workers / 1': speedup,
+      // On a shared machine the second core may be busy with other work: these say how much CPU
+      // the workers got, and how much work each CPU-second did (flat when scaling is not the limit).
+      'featurize: 1 worker, cores used': one.coresUsed,
+      'featurize: 2 workers, cores used': two.coresUsed,
+      'featurize: 1 worker, images per CPU-second': one.imagesPerCpuSecond,
+      'featurize: 2 workers, images per CPU-second': two.imagesPerCpuSecond,
+      targets: `overhead < 1 % of a partition: ${(100 * q.perTaskOverheadMs) / partitionMs < 1 ? 'met' : 'missed'}; 2 workers ≥ 1.8×: ${speedup >= 1.8 ? 'met' : 'missed'}`,
+      cores: os.availableParallelism(),
+      'load average (1 min) at the end': os.loadavg()[0],
+    };
+  } finally {
+    await redis.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const r = await benchDistributed();
+  console.log(table(Object.entries(r)));
+  console.log(JSON.stringify(r));
+}
