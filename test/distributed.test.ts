@@ -110,6 +110,17 @@ describe('distributed runs', () => {
         const tasks = api.queues.find((q) => q.name === 'tasks');
         assert.ok(tasks, JSON.stringify(api.queues.map((q) => q.name)));
         assert.equal(tasks.readOnlyMode, !readWrite);
+        // Job ids contain '/' (run/stage/task): the job page must still find them.
+        const queue = taskQueue(redis);
+        try {
+          await queue.add('featurize partition 0', { type: 'stage', runId: 'dash', stage: 'featurize-1', tasks: 0 }, { jobId: 'dash/featurize-1/barrier', delay: 3_600_000 });
+          const job = await fetch(`${base}/api/queues/tasks/${encodeURIComponent('dash/featurize-1/barrier')}`);
+          assert.equal(job.status, 200, await job.clone().text());
+          assert.equal(((await job.json()) as { job: { id: string } }).job.id, 'dash/featurize-1/barrier');
+        } finally {
+          await (await queue.getJob('dash/featurize-1/barrier'))?.remove();
+          await queue.close();
+        }
         const pause = await fetch(`${base}/api/queues/tasks/pause`, { method: 'PUT' });
         assert.equal(pause.status, readWrite ? 200 : 405, await pause.text());
         if (readWrite) assert.equal((await fetch(`${base}/api/queues/tasks/resume`, { method: 'PUT' })).status, 200);

@@ -163,8 +163,12 @@ export class StageRun {
     void this.results$.then(async () => {
       // A finished stage leaves nothing in Redis: its outputs are in storage, and a completed job
       // kept under a reused run id could otherwise stand in for work that no longer exists.
-      const barrier = await Job.fromId(this.ctx.queue, this.barrier).catch(() => undefined);
-      await barrier?.remove({ removeChildren: true }).catch((err: unknown) => this.ctx.log?.debug(`could not remove the jobs of stage ${this.stage}: ${(err as Error).message}`));
+      // Best effort, and bounded: the results are in hand, a Redis outage now must not hold the run.
+      const cleanup = (async () => {
+        const barrier = await Job.fromId(this.ctx.queue, this.barrier);
+        await barrier?.remove({ removeChildren: true });
+      })().catch((err: unknown) => this.ctx.log?.debug(`could not remove the jobs of stage ${this.stage}: ${(err as Error).message}`));
+      await Promise.race([cleanup, new Promise((r) => setTimeout(r, 10_000).unref())]);
       this.resolve(this.results);
     });
   }
