@@ -5,6 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { benchFeaturize } from './featurize.js';
 import { benchPca } from './pca.js';
+import { benchS3 } from './s3.js';
+import { benchDistributed } from './distributed.js';
+import { benchServe } from './serve.js';
 import { repoRoot, table } from './util.js';
 
 type Section = () => Promise<Record<string, unknown>>;
@@ -20,6 +23,9 @@ const sections: Record<string, Section> = {
       rawSeconds: 12,
     }),
   pca: () => benchPca({ log: (m: string) => console.error(m) }) as Promise<Record<string, unknown>>,
+  s3: () => benchS3(),
+  distributed: () => benchDistributed(),
+  serve: () => benchServe(),
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(sections);
