@@ -1,17 +1,10 @@
 import type { Command } from 'commander';
-import { openStore } from '../storage/open.js';
-import { resolveModel } from '../model/resolve.js';
-import { LocalRunner } from '../runner/local.js';
-import type { Runner } from '../runner/runner.js';
-import { DistributedRunner } from '../runner/distributed/coordinator.js';
-import { runIdFor } from '../runner/distributed/run-id.js';
-import { redactRedisUrl } from '../runner/distributed/redis-connection.js';
-import { addRedisOptions, redisOptionsOf } from './worker.js';
 import { z } from 'zod';
-import { runJob, type RunSummary } from '../pipeline/run.js';
-import { checkComponentCount } from '../pipeline/reduce.js';
+import type { Runner } from '../runner/runner.js';
+import type { RunSummary } from '../pipeline/run.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
+import { addRedisOptions, redisOptionsOf } from './worker.js';
 import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf } from './featurize.js';
 import { addPcaOptions, pcaOptionsOf } from './pca-options.js';
 import { parseFlag, poolSize } from './options.js';
@@ -59,25 +52,40 @@ Examples:
   $ fruits run photos/ out --engine distributed --redis redis://10.0.0.5:6379 --run-id nightly-42`,
   );
   cmd.action(async (inputArg: string, outputArg: string, o: Record<string, unknown>) => {
+    // Loaded here, not at start-up: `fruits --help` should not pay for sharp, ONNX Runtime, the AWS SDK, BullMQ…
+    const [{ openStore }, { resolveModel }, { assertHasImages }, { LocalRunner }, { runJob }, { checkComponentCount }] = await Promise.all([
+      import('../storage/open.js'),
+      import('../model/resolve.js'),
+      import('../source/listing.js'),
+      import('../runner/local.js'),
+      import('../pipeline/run.js'),
+      import('../pipeline/reduce.js'),
+    ]);
     const fopts = featurizeOptionsOf(o);
     const popts = pcaOptionsOf(o);
     const pool = poolSize(o.workers, o.threads);
     const input = openStore(inputArg);
     const output = openStore(outputArg);
     const logger = log();
+    await assertHasImages(input); // before the model: a wrong path should not wait for a download
     const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
     checkComponentCount(popts.components, model.spec.feature.dim);
     const engine = parseFlag(z.enum(['local', 'distributed']), o.engine ?? 'local', '--engine');
     let runner: Runner;
     let runId = o.runId as string | undefined;
     if (engine === 'distributed') {
+      const [{ DistributedRunner }, { runIdFor }, { redactRedisUrl }] = await Promise.all([
+        import('../runner/distributed/coordinator.js'),
+        import('../runner/distributed/run-id.js'),
+        import('../runner/distributed/redis-connection.js'),
+      ]);
       const redis = redisOptionsOf(o);
       // The runner needs the run id before the job starts: the one runJob would choose.
       runId = await runIdFor(output, runId, Boolean(o.overwrite));
       runner = new DistributedRunner({ redisUrl: redis.url, prefix: redis.prefix, runId, fresh: Boolean(o.overwrite), log: logger });
-      logger.info(`model ${model.spec.id} (${model.sha256.slice(0, 12)}…), distributed run ${runId} on ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix})`);
+      logger.info(`distributed run ${runId} on ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix})`);
     } else {
-      logger.info(`model ${model.spec.id} (${model.sha256.slice(0, 12)}…), ${pool.workers} workers × ${pool.threadsPerWorker} threads`);
+      logger.debug(`${pool.workers} workers × ${pool.threadsPerWorker} threads`);
       runner = new LocalRunner({ ...pool, device: fopts.device });
     }
     let summary: RunSummary;
