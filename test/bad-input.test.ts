@@ -197,7 +197,7 @@ describe('CLI errors: one line on stderr, non-zero exit, nothing written', { con
 
   const badFlags: [string[], RegExp][] = [
     [['--batch-size', '0'], /--batch-size: invalid value '0'/],
-    [['--batch-size', 'abc'], /--batch-size: invalid value 'abc' \(expected a whole number\)/],
+    [['--batch-size', 'abc'], /--batch-size: invalid value 'abc' \(expected a whole number of at least 1\)/],
     [['--max-reject-ratio', '2'], /--max-reject-ratio: invalid value '2' \(expected a number from 0 to 1\)/],
     [['--partition-size', '-1'], /--partition-size: invalid value '-1'/],
     [['--workers', '0'], /--workers: invalid value '0'/],
