@@ -2,7 +2,8 @@
 // 100×100 JPEGs (the mini dataset's Test photos) over keep-alive connections. Reports p50/p90/
 // p99 latency and requests/s at 16 concurrent clients for both decode paths (native size,
 // batched by size and resized in ONNX Runtime; or resized to 224×224 in sharp), the latency of
-// one client alone, and the mean batch size the micro-batcher formed. The machine is shared, so
+// one client alone, latency under a steady open-loop arrival rate below capacity, the server's
+// CPU time per answer, and the mean batch size the micro-batcher formed. The machine is shared, so
 // the raw inference rate of the same network (synthetic input, the batch size the server formed,
 // the server's thread count), measured before and after, is reported beside it: the ratio says
 // how much of the available inference capacity the server turns into answers. Runnable alone:
@@ -18,6 +19,8 @@ import { cli, miniData, modelDir, runNode, table } from './util.js';
 const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 20);
 const WARMUP_SECONDS = 3;
 const CONCURRENCY = Number(process.env.BENCH_SERVE_CLIENTS ?? 16);
+// Open loop: requests arrive at this rate whatever the answers do (as from many phones).
+const OPEN_RATE = Number(process.env.BENCH_SERVE_RATE ?? 40);
 
 async function listJpegs(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -88,6 +91,15 @@ async function startServe(bundle: string, extra: string[]): Promise<Server> {
   };
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
 function post(agent: http.Agent, url: URL, body: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'image/jpeg', 'content-length': body.length } }, (res) => {
@@ -101,6 +113,8 @@ function post(agent: http.Agent, url: URL, body: Buffer): Promise<number> {
 
 export interface LoadResult {
   requests: number;
+  /** Requests completed during the warm-up (not timed). */
+  warmup: number;
   errors: number;
   rps: number;
   p50: number;
@@ -115,6 +129,7 @@ async function closedLoop(base: string, bodies: Buffer[], clients: number, secon
   const url = new URL('/v1/classify?top=5', base);
   const latencies: number[] = [];
   let errors = 0;
+  let warmup = 0;
   let next = 0;
   const warmEnd = performance.now() + WARMUP_SECONDS * 1000;
   const end = warmEnd + seconds * 1000;
@@ -125,7 +140,10 @@ async function closedLoop(base: string, bodies: Buffer[], clients: number, secon
         const t = performance.now();
         const status = await post(agent, url, body).catch(() => 0);
         const done = performance.now();
-        if (t < warmEnd) continue;
+        if (t < warmEnd) {
+          warmup++;
+          continue;
+        }
         if (status === 200) latencies.push(done - t);
         else errors++;
       }
@@ -134,7 +152,39 @@ async function closedLoop(base: string, bodies: Buffer[], clients: number, secon
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  return { requests: latencies.length, errors, rps: latencies.length / seconds, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: latencies.at(-1) ?? NaN };
+  return { requests: latencies.length, warmup, errors, rps: latencies.length / seconds, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: latencies.at(-1) ?? NaN };
+}
+
+/** Requests arriving at `rate` per second (Poisson) for `seconds`; latencies in ms. */
+async function openLoop(base: string, bodies: Buffer[], rate: number, seconds: number): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const url = new URL('/v1/classify?top=5', base);
+  const latencies: number[] = [];
+  let errors = 0;
+  let seed = 12345;
+  const uniform = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) + 1) / 0x80000001;
+  const inFlight: Promise<void>[] = [];
+  const start = performance.now();
+  let at = start;
+  for (let i = 0; at < start + seconds * 1000; i++) {
+    at += (-Math.log(uniform()) / rate) * 1000;
+    const wait = at - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t = performance.now();
+    inFlight.push(
+      post(agent, url, bodies[i % bodies.length])
+        .catch(() => 0)
+        .then((status) => {
+          if (status === 200) latencies.push(performance.now() - t);
+          else errors++;
+        }),
+    );
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+  return { requests: latencies.length, warmup: 0, errors, rps: latencies.length / seconds, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: latencies.at(-1) ?? NaN };
 }
 
 async function rawInference(batch: number, seconds: number): Promise<number> {
@@ -164,7 +214,14 @@ export async function benchServe(): Promise<Record<string, number | string>> {
   for (const mode of ['native', 'model'] as const) {
     const server = await startServe(bundle, ['--decode-size', mode]);
     try {
+      const cpu0 = await cpuSeconds(server.child.pid!);
+      const own0 = process.cpuUsage();
       const loaded = await closedLoop(server.url, bodies, CONCURRENCY, SECONDS);
+      // CPU per answer does not depend on how busy the shared machine is, unlike latency:
+      // 2 cores / (server + client CPU per request) is what an idle 2-core machine could do.
+      const serverCpuMs = ((await cpuSeconds(server.child.pid!)) - cpu0) * 1000;
+      const own = process.cpuUsage(own0);
+      const clientCpuMs = (own.user + own.system) / 1000;
       const batch = await meanBatchSize(server.url);
       const prefix = mode === 'native' ? '' : 'sharpResize_';
       out[`${prefix}p50Ms`] = loaded.p50;
@@ -174,11 +231,22 @@ export async function benchServe(): Promise<Record<string, number | string>> {
       out[`${prefix}requestsPerSecond`] = loaded.rps;
       out[`${prefix}errors`] = loaded.errors;
       out[`${prefix}meanBatchSize`] = batch;
+      // Both measured over the warm-up too: divide by every request sent, not only the timed ones.
+      const sent = loaded.requests + loaded.errors + loaded.warmup;
+      out[`${prefix}serverCpuMsPerRequest`] = serverCpuMs / sent;
+      out[`${prefix}clientCpuMsPerRequest`] = clientCpuMs / sent;
+      out[`${prefix}idle2CoreCapacityRps`] = (2 * 1000) / ((serverCpuMs + clientCpuMs) / sent);
       if (mode === 'native') {
         const single = await closedLoop(server.url, bodies, 1, Math.max(5, SECONDS / 4));
         out.singleClient_p50Ms = single.p50;
         out.singleClient_p99Ms = single.p99;
         out.singleClient_requestsPerSecond = single.rps;
+        const open = await openLoop(server.url, bodies, OPEN_RATE, SECONDS);
+        out.openLoop_offeredPerSecond = OPEN_RATE;
+        out.openLoop_p50Ms = open.p50;
+        out.openLoop_p90Ms = open.p90;
+        out.openLoop_p99Ms = open.p99;
+        out.openLoop_errors = open.errors;
       }
     } finally {
       await server.stop();

@@ -28,13 +28,16 @@ export function renderPage(info: PageInfo): string {
 </head>
 <body data-state="idle">
 <header class="topbar">
+  <div class="topbar-inner">
   <svg class="logo" viewBox="0 0 32 32" aria-hidden="true"><circle cx="16" cy="19" r="11" fill="#f97316"/><path d="M16 8c0-3 2-5 5-6" stroke="#14532d" stroke-width="2.5" fill="none" stroke-linecap="round"/><path d="M16 8c3-3 8-2 9 1-3 2-7 2-9-1z" fill="#22c55e"/></svg>
   <div>
     <h1>What fruit is this?</h1>
     <p class="sub">${escapeHtml(what)}</p>
   </div>
+  </div>
 </header>
 <main>
+  <div class="capture">
   <section id="drop" class="drop" aria-label="Photo">
     <img id="preview" alt="Your photo" hidden>
     <p class="hint">Take a photo of one fruit on a plain background, or pick one from your library.</p>
@@ -44,6 +47,7 @@ export function renderPage(info: PageInfo): string {
     <label class="button"><input id="library" type="file" accept="image/*"><span>Choose a photo</span></label>
   </div>
   <p id="status" class="status" role="status" aria-live="polite" hidden></p>
+  </div>
   <section id="results" class="results" aria-label="Results" hidden>
     <h2>Best guesses</h2>
     <ol id="predictions" class="predictions"></ol>
@@ -67,17 +71,16 @@ export const PAGE_CSS = `
   --green: #15803d; --green-dark: #14532d; --orange: #f97316; --error: #b91c1c;
 }
 * { box-sizing: border-box; }
+/* The hidden attribute must win over the display rules below (e.g. the empty preview). */
+[hidden] { display: none !important; }
 html { -webkit-text-size-adjust: 100%; }
 body {
   margin: 0; min-height: 100vh; background: var(--bg); color: var(--ink);
   font: 16px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   display: flex; flex-direction: column;
 }
-.topbar {
-  display: flex; align-items: center; gap: 12px; padding: 14px 16px;
-  padding-top: max(14px, env(safe-area-inset-top));
-  background: var(--green-dark); color: #f0fdf4;
-}
+.topbar { padding: 14px 16px; padding-top: max(14px, env(safe-area-inset-top)); background: var(--green-dark); color: #f0fdf4; }
+.topbar-inner { display: flex; align-items: center; gap: 12px; max-width: 528px; margin: 0 auto; }
 .logo { width: 40px; height: 40px; flex: none; background: #f0fdf4; border-radius: 50%; padding: 4px; }
 h1 { margin: 0; font-size: 1.25rem; line-height: 1.2; font-weight: 700; }
 .sub { margin: 2px 0 0; font-size: 0.8rem; color: #bbf7d0; }
@@ -127,8 +130,18 @@ body[data-state="busy"] .drop::after {
 .prediction.best .bar > span { background: var(--green); }
 .timing { margin: 10px 0 0; font-size: 0.78rem; color: var(--muted); }
 .foot { text-align: center; color: var(--muted); font-size: 0.75rem; padding: 12px 16px max(16px, env(safe-area-inset-bottom)); }
+@media (max-width: 380px) {
+  .button { font-size: 0.95rem; padding: 10px 8px; }
+}
 @media (min-width: 700px) {
   main { padding-top: 28px; }
   .drop { min-height: 300px; }
+}
+/* Wide screens: the photo and its answer side by side. */
+@media (min-width: 960px) {
+  main { max-width: 1000px; display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 28px; align-items: start; }
+  .topbar-inner { max-width: 968px; }
+  .results { margin-top: 0; }
+  .drop img { max-height: 60vh; }
 }
 `;
