@@ -19,8 +19,9 @@ import { cli, miniData, modelDir, runNode, table } from './util.js';
 const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 20);
 const WARMUP_SECONDS = 3;
 const CONCURRENCY = Number(process.env.BENCH_SERVE_CLIENTS ?? 16);
-// Open loop: requests arrive at this rate whatever the answers do (as from many phones).
-const OPEN_RATE = Number(process.env.BENCH_SERVE_RATE ?? 40);
+// Open loop: requests arrive at these rates whatever the answers do (as from many phones):
+// one well below capacity, one near it.
+const OPEN_RATES = (process.env.BENCH_SERVE_RATES ?? '40,120').split(',').map(Number);
 
 async function listJpegs(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -241,12 +242,14 @@ export async function benchServe(): Promise<Record<string, number | string>> {
         out.singleClient_p50Ms = single.p50;
         out.singleClient_p99Ms = single.p99;
         out.singleClient_requestsPerSecond = single.rps;
-        const open = await openLoop(server.url, bodies, OPEN_RATE, SECONDS);
-        out.openLoop_offeredPerSecond = OPEN_RATE;
-        out.openLoop_p50Ms = open.p50;
-        out.openLoop_p90Ms = open.p90;
-        out.openLoop_p99Ms = open.p99;
-        out.openLoop_errors = open.errors;
+        for (const rate of OPEN_RATES) {
+          const open = await openLoop(server.url, bodies, rate, SECONDS);
+          out[`openLoop${rate}_answeredPerSecond`] = open.rps;
+          out[`openLoop${rate}_p50Ms`] = open.p50;
+          out[`openLoop${rate}_p90Ms`] = open.p90;
+          out[`openLoop${rate}_p99Ms`] = open.p99;
+          out[`openLoop${rate}_errors`] = open.errors;
+        }
       }
     } finally {
       await server.stop();
