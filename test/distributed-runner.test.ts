@@ -126,6 +126,23 @@ describe('distributed runner (coordinator)', () => {
     }
   });
 
+  it('fails the run, instead of hanging, when Redis stays unreachable too long', async () => {
+    const lonely = await startRedis();
+    const runner = new DistributedRunner({ redisUrl: lonely.url, runId: 'unit-4', prefix: 'idle', redisTimeoutMs: 2000 });
+    try {
+      const pending = runner.run([statsTask(0)]);
+      pending.catch(() => undefined);
+      const queue = taskQueue(lonely, 'idle');
+      await waitFor('the task in the queue', async () => ((await queue.getWaitingCount()) > 0 ? true : undefined), 30_000);
+      await queue.close();
+      await lonely.stop();
+      await assert.rejects(pending, /^UserError: lost the connection to Redis at redis:\/\/127\.0\.0\.1:\d+ for more than 2 s; rerun with --run-id unit-4 to resume$/);
+    } finally {
+      await runner.close();
+      await lonely.stop();
+    }
+  });
+
   it('parses Redis URLs (TLS, user, password, database) and never shows the password', () => {
     assert.deepEqual(parseRedisUrl('rediss://default:p%40ss%3Aw0rd@cache.example.com:6380/2'), {
       host: 'cache.example.com',

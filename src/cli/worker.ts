@@ -65,7 +65,8 @@ where another worker starts them over.`,
     await new Promise<void>((resolve) => {
       let stopping = false;
       const handBack = async (why: string) => {
-        const n = await worker.release();
+        // Bounded: with Redis unreachable the tasks cannot be handed back; their locks expire instead.
+        const n = await Promise.race([worker.release(), new Promise<number>((r) => setTimeout(() => r(0), 5000).unref())]);
         logger.info(`${why}: handed ${n} running task${n === 1 ? '' : 's'} back to the queue`);
         // The released tasks' processors are still running here; nothing of theirs is wanted any more.
         process.exit(0);

@@ -44,6 +44,7 @@ export class DistributedRunner implements Runner {
   private downSince?: number;
   private lastConnectionWarning = 0;
   private timers: NodeJS.Timeout[] = [];
+  private closing = false;
 
   constructor(private readonly opts: DistributedRunnerOptions) {
     this.runId = checkRunId(opts.runId);
@@ -57,10 +58,11 @@ export class DistributedRunner implements Runner {
 
   private connect(): Promise<Connections> {
     this.conn ??= (async () => {
-      const client = await connectRedis(this.opts.redisUrl, 'coordinator');
+      const reconnect = () => !this.closing;
+      const client = await connectRedis(this.opts.redisUrl, 'coordinator', reconnect);
       const queue = new Queue(QUEUE, { connection: client, prefix: this.prefix });
       const flows = new FlowProducer({ connection: client, prefix: this.prefix });
-      const events = new QueueEvents(QUEUE, { connection: redisOptions(this.opts.redisUrl, 'coordinator'), prefix: this.prefix });
+      const events = new QueueEvents(QUEUE, { connection: redisOptions(this.opts.redisUrl, 'coordinator', reconnect), prefix: this.prefix });
       const trouble = (err: Error) => this.connectionTrouble(err);
       queue.on('error', trouble);
       flows.on('error', trouble);
@@ -152,12 +154,20 @@ export class DistributedRunner implements Runner {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     const conn = await this.conn?.catch(() => undefined);
     this.conn = undefined;
     if (!conn) return;
-    await Promise.allSettled([conn.events.close(), conn.flows.close(), conn.queue.close()]);
+    // A graceful close needs Redis; without it (an outage is why the run failed) give up after a
+    // moment and drop the connections, so that the command can exit.
+    const closed = Promise.allSettled([conn.events.close(), conn.flows.close(), conn.queue.close()]);
+    const timer = new Promise((resolve) => setTimeout(resolve, 3000).unref());
+    if ((await Promise.race([closed.then(() => true), timer.then(() => false)])) === false) {
+      // Not awaited: BullMQ waits for an 'end' event that a connection already down never sends.
+      for (const c of [conn.events, conn.flows, conn.queue]) void c.disconnect().catch(() => undefined);
+    }
     conn.client.disconnect();
   }
 }

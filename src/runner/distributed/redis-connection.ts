@@ -72,9 +72,10 @@ export type ConnectionRole = 'worker' | 'coordinator' | 'monitor';
 /**
  * ioredis options for one BullMQ role. `maxRetriesPerRequest: null` (commands wait for the
  * reconnection instead of failing) is what BullMQ requires for workers and QueueEvents, and what
- * the coordinator wants too: its own watchdog decides when an outage is too long.
+ * the coordinator wants too: its own watchdog decides when an outage is too long. `reconnect`
+ * turns reconnection off (when closing), so that a client never waits for a Redis that is gone.
  */
-export function redisOptions(url: string, role: ConnectionRole): RedisOptions {
+export function redisOptions(url: string, role: ConnectionRole, reconnect: () => boolean = () => true): RedisOptions {
   const loc = parseRedisUrl(url);
   return {
     host: loc.host,
@@ -87,13 +88,14 @@ export function redisOptions(url: string, role: ConnectionRole): RedisOptions {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     connectTimeout: 10_000,
-    retryStrategy: reconnectDelay,
+    // null ends the connection: its pending commands fail instead of waiting for ever.
+    retryStrategy: (attempt: number) => (reconnect() ? reconnectDelay(attempt) : null),
   };
 }
 
 /** A connected client, or one clear line naming the (redacted) server if it cannot be reached. */
-export async function connectRedis(url: string, role: ConnectionRole, timeoutMs = 15_000): Promise<Redis> {
-  const client = new Redis({ ...(redisOptions(url, role) as IORedisOptions), lazyConnect: true });
+export async function connectRedis(url: string, role: ConnectionRole, reconnect?: () => boolean, timeoutMs = 15_000): Promise<Redis> {
+  const client = new Redis({ ...(redisOptions(url, role, reconnect) as IORedisOptions), lazyConnect: true });
   let lastError = '';
   const onError = (err: Error) => (lastError = err.message);
   client.on('error', onError);
