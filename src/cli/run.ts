@@ -83,6 +83,7 @@ Examples:
       // The runner needs the run id before the job starts: the one runJob would choose.
       runId = await runIdFor(output, runId, Boolean(o.overwrite));
       runner = new DistributedRunner({ redisUrl: redis.url, prefix: redis.prefix, runId, fresh: Boolean(o.overwrite), log: logger });
+      if (o.workers !== undefined || o.threads !== undefined) logger.warn('--workers/--threads size the local engine; size distributed workers with `fruits worker --concurrency/--threads`');
       logger.info(`distributed run ${runId} on ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix})`);
     } else {
       logger.debug(`${pool.workers} workers × ${pool.threadsPerWorker} threads`);
