@@ -8,6 +8,7 @@ import { formatCount, formatPercent, formatSeconds } from '../report/format.js';
 import { bootCharts } from '../report/page.js';
 import { REPORT_CSS } from '../report/style.js';
 import type { Evaluation, Mistake } from './evaluate.js';
+import { CollectingLogger } from '../report/charts.js';
 
 const CSP = "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:";
 
@@ -35,29 +36,6 @@ const EXTRA_CSS = `
 .excluded { background: #fffbeb; border: 1px solid #fde68a; border-radius: 8px; padding: 8px 12px; font-size: 0.9rem; margin: 0 0 18px; }
 td.low { color: ${WRONG}; font-weight: 600; }
 `;
-
-class CollectingLogger {
-  private lvl = 2;
-  constructor(private readonly warnings: string[]) {}
-  level(l?: number): number | this {
-    if (l === undefined) return this.lvl;
-    this.lvl = l;
-    return this;
-  }
-  error(...args: unknown[]): this {
-    throw new Error(`Vega-Lite: ${args.map(String).join(' ')}`);
-  }
-  warn(...args: unknown[]): this {
-    this.warnings.push(args.map(String).join(' '));
-    return this;
-  }
-  info(): this {
-    return this;
-  }
-  debug(): this {
-    return this;
-  }
-}
 
 export function evaluationChartSpecs(e: Evaluation): { specs: Record<string, object>; warnings: string[] } {
   const warnings: string[] = [];

@@ -269,7 +269,7 @@ function scatterSpec(report: RunReport): TopLevelSpec {
 }
 
 /** Vega's logger interface, collecting warnings instead of printing them mid-run. */
-class CollectingLogger {
+export class CollectingLogger {
   private lvl = 2;
   constructor(private readonly warnings: string[]) {}
   level(l?: number): number | this {
