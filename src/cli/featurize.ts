@@ -53,6 +53,23 @@ export function memoryUse(runner: LocalRunner): MemoryUse {
   return { coordinatorPeakRss: process.resourceUsage().maxRSS * 1024, workerPeakRss: [...runner.peakRssBytes] };
 }
 
+/**
+ * The stores and the model of a command that featurizes. The input is checked before the model is
+ * resolved: a wrong path should be one line, not wait for a model download first.
+ */
+export async function openJobInputs(inputArg: string, outputArg: string, o: Record<string, unknown>, logger: Logger) {
+  const [{ resolveModel }, { openStore }, { assertHasImages }] = await Promise.all([
+    import('../model/resolve.js'),
+    import('../storage/open.js'),
+    import('../source/listing.js'),
+  ]);
+  const input = openStore(inputArg);
+  const output = openStore(outputArg);
+  await assertHasImages(input);
+  const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
+  return { input, output, model };
+}
+
 export function printFeaturizeSummary(s: FeaturizeSummary, json: boolean, memory?: MemoryUse): void {
   if (json) {
     const { manifest: _m, rejectList: _r, ...rest } = s;
@@ -86,20 +103,11 @@ Examples:
   );
   cmd.action(async (inputArg: string, outputArg: string, o: Record<string, unknown>) => {
     // Loaded here, not at start-up: `fruits --help` should not pay for sharp, ONNX Runtime, the AWS SDK…
-    const [{ resolveModel }, { openStore }, { assertHasImages }, { LocalRunner }, { featurizeJob }] = await Promise.all([
-      import('../model/resolve.js'),
-      import('../storage/open.js'),
-      import('../source/listing.js'),
-      import('../runner/local.js'),
-      import('../pipeline/featurize.js'),
-    ]);
+    const [{ LocalRunner }, { featurizeJob }] = await Promise.all([import('../runner/local.js'), import('../pipeline/featurize.js')]);
     const opts = featurizeOptionsOf(o);
     const pool = poolSize(o.workers, o.threads);
-    const input = openStore(inputArg);
-    const output = openStore(outputArg);
     const logger = log();
-    await assertHasImages(input); // before the model: a wrong path should not wait for a download
-    const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
+    const { input, output, model } = await openJobInputs(inputArg, outputArg, o, logger);
     // The job logs the model once the input and output are known to be fine (bad input: one line).
     logger.debug(`${pool.workers} workers × ${pool.threadsPerWorker} threads`);
     const runner = new LocalRunner({ ...pool, device: opts.device });

@@ -5,7 +5,7 @@ import type { RunSummary } from '../pipeline/run.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { addRedisOptions, redisOptionsOf } from './worker.js';
-import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf } from './featurize.js';
+import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf, openJobInputs } from './featurize.js';
 import { addPcaOptions, pcaOptionsOf } from './pca-options.js';
 import { parseFlag, poolSize } from './options.js';
 
@@ -53,10 +53,7 @@ Examples:
   );
   cmd.action(async (inputArg: string, outputArg: string, o: Record<string, unknown>) => {
     // Loaded here, not at start-up: `fruits --help` should not pay for sharp, ONNX Runtime, the AWS SDK, BullMQ…
-    const [{ openStore }, { resolveModel }, { assertHasImages }, { LocalRunner }, { runJob }, { checkComponentCount }] = await Promise.all([
-      import('../storage/open.js'),
-      import('../model/resolve.js'),
-      import('../source/listing.js'),
+    const [{ LocalRunner }, { runJob }, { checkComponentCount }] = await Promise.all([
       import('../runner/local.js'),
       import('../pipeline/run.js'),
       import('../pipeline/reduce.js'),
@@ -64,11 +61,8 @@ Examples:
     const fopts = featurizeOptionsOf(o);
     const popts = pcaOptionsOf(o);
     const pool = poolSize(o.workers, o.threads);
-    const input = openStore(inputArg);
-    const output = openStore(outputArg);
     const logger = log();
-    await assertHasImages(input); // before the model: a wrong path should not wait for a download
-    const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
+    const { input, output, model } = await openJobInputs(inputArg, outputArg, o, logger);
     checkComponentCount(popts.components, model.spec.feature.dim);
     const engine = parseFlag(z.enum(['local', 'distributed']), o.engine ?? 'local', '--engine');
     let runner: Runner;
