@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QueueEvents } from 'bullmq';
-import { collect, show, spawnCli } from './helpers/cli.js';
+import { collect, show } from './helpers/cli.js';
 import { miniTestClasses, miniTestDir, miniTestImages, tempDir } from './helpers/paths.js';
-import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess } from './helpers/redis.js';
+import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess, killChildren, spawnTracked } from './helpers/redis.js';
 import { countRows } from './helpers/datasets.js';
 import { lit, query } from './helpers/duckdb.js';
 
@@ -30,6 +30,7 @@ describe('distributed workers that die or are stopped', () => {
   });
 
   after(async () => {
+    killChildren();
     await stopWorkers(workers);
     await redis?.stop();
     await tmp?.cleanup();
@@ -42,7 +43,7 @@ describe('distributed workers that die or are stopped', () => {
     const stalled: string[] = [];
     events.on('stalled', ({ jobId }) => stalled.push(jobId));
     await events.waitUntilReady();
-    const coordinator = spawnCli(['run', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '100', '--engine', 'distributed', '--redis', redis.url, '--run-id', RUN_ID, '--json', '--quiet']);
+    const coordinator = spawnTracked(['run', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '100', '--engine', 'distributed', '--redis', redis.url, '--run-id', RUN_ID, '--json', '--quiet']);
     const result = collect(coordinator);
     let finished = false;
     void result.then(() => (finished = true));
@@ -100,7 +101,7 @@ describe('distributed workers that die or are stopped', () => {
     const stalled: string[] = [];
     events.on('stalled', ({ jobId }) => stalled.push(jobId));
     await events.waitUntilReady();
-    const result = collect(spawnCli(['run', miniTestDir, out, '--limit', '300', '--partition-size', '100', '--engine', 'distributed', '--redis', redis.url, '--run-id', 'term-1', '--json', '--quiet']));
+    const result = collect(spawnTracked(['run', miniTestDir, out, '--limit', '300', '--partition-size', '100', '--engine', 'distributed', '--redis', redis.url, '--run-id', 'term-1', '--json', '--quiet']));
     const busy = (w: WorkerProcess) =>
       waitFor('a worker in the middle of a partition', async () => {
         const job = (await queue.getActive()).find((j) => j.processedBy?.endsWith(`:${w.pid}`) && typeof j.progress === 'number' && j.progress > 0 && j.progress < 100);

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { collect, show, spawnCli } from './helpers/cli.js';
+import { collect, show } from './helpers/cli.js';
 import { miniTestDir, tempDir } from './helpers/paths.js';
-import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess } from './helpers/redis.js';
+import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess, killChildren, spawnTracked } from './helpers/redis.js';
 import { countRows, readPcaModel } from './helpers/datasets.js';
 
 const IMAGES = 600;
@@ -26,6 +26,7 @@ describe('distributed run across a Redis restart', () => {
   });
 
   after(async () => {
+    killChildren();
     await stopWorkers(workers);
     await redis?.stop();
     await tmp?.cleanup();
@@ -33,7 +34,7 @@ describe('distributed run across a Redis restart', () => {
 
   it('submits the lost tasks again and completes: every image exactly once', { timeout: 300_000 }, async () => {
     const out = path.join(tmp.dir, 'out');
-    const coordinator = spawnCli(['run', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '50', '--engine', 'distributed', '--redis', redis.url, '--run-id', 'redis-1', '--json', '--quiet']);
+    const coordinator = spawnTracked(['run', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '50', '--engine', 'distributed', '--redis', redis.url, '--run-id', 'redis-1', '--json', '--quiet']);
     const result = collect(coordinator);
     const queue = taskQueue(redis);
     let waitingAtRestart: number;

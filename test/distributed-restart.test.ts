@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { collect, errorLines, runCli, show, spawnCli } from './helpers/cli.js';
+import { collect, errorLines, show } from './helpers/cli.js';
 import { miniTestDir, tempDir } from './helpers/paths.js';
-import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess } from './helpers/redis.js';
+import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess, killChildren, runTracked, spawnTracked } from './helpers/redis.js';
 import { assertSamePca, assertSameRows, countRows, readPcaModel, readRows } from './helpers/datasets.js';
 
 const TIMEOUT = { timeout: 240_000 };
@@ -32,6 +32,7 @@ describe('distributed run failures', () => {
   });
 
   after(async () => {
+    killChildren();
     await stopWorkers(workers);
     await redis?.stop();
     await tmp?.cleanup();
@@ -43,7 +44,7 @@ describe('distributed run failures', () => {
     const queue = taskQueue(redis);
     try {
       // No worker yet: the tasks wait in the queue while the plan of partition 2 is damaged.
-      const coordinator = collect(spawnCli(args));
+      const coordinator = collect(spawnTracked(args));
       await waitFor('the featurize stage in the queue', async () => ((await queue.getWaitingCount()) >= 4 ? true : undefined), 120_000);
       const planFile = path.join(out, 'features', '_plan', 'part-00002.json');
       const plan = JSON.parse(await fs.readFile(planFile, 'utf8')) as { images: { key: string }[] };
@@ -62,7 +63,7 @@ describe('distributed run failures', () => {
       assert.equal(tries, 3, 'three attempts of partition 2');
 
       // The rerun writes the plan again (whole) and gives the failed job a fresh set of attempts.
-      const again = await runCli(args);
+      const again = await runTracked(args);
       assert.equal(again.code, 0, show(again));
       assert.match(again.stderr, /featurize partition 2 had failed in an earlier attempt of run damaged-1: trying it again/);
       assert.deepEqual(await countRows(path.join(out, 'features')), { rows: 400, paths: 400 });
@@ -76,26 +77,43 @@ describe('distributed run failures', () => {
     const reference = path.join(tmp.dir, 'reference');
     const out = path.join(tmp.dir, 'restarted');
     const common = [miniTestDir, '--limit', '600', '--partition-size', '50'];
-    const ref = await runCli(['run', common[0], reference, ...common.slice(1), '--workers', '2', '--threads', '1', '--quiet']);
+    const ref = await runTracked(['run', common[0], reference, ...common.slice(1), '--workers', '2', '--threads', '1', '--quiet']);
     assert.equal(ref.code, 0, show(ref));
 
     const args = ['run', common[0], out, ...common.slice(1), '--engine', 'distributed', '--redis', redis.url, '--run-id', 'restart-1', '--quiet'];
-    const first = spawnCli(args);
-    const firstResult = collect(first);
-    const sidecars = async () => (await fs.readdir(path.join(out, 'features', '_parts')).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).length;
-    await waitFor('two finished partitions', async () => ((await sidecars()) >= 2 ? true : undefined), 180_000);
-    first.kill('SIGKILL');
-    const killed = await firstResult;
-    assert.equal(killed.signal, 'SIGKILL', show(killed));
+    const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null).length;
+    for (let i = live; i < 2; i++) workers.push(startWorker(redis.url));
+    await Promise.all(workers.map((w) => w.ready));
+    const queue = taskQueue(redis);
+    try {
+      const first = spawnTracked(args);
+      const firstResult = collect(first);
+      const sidecars = async () => (await fs.readdir(path.join(out, 'features', '_parts')).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).length;
+      await waitFor('two finished partitions', async () => ((await sidecars()) >= 2 ? true : undefined), 180_000);
+      // Workers finish what they hold but take nothing new while no coordinator runs, so that the
+      // second coordinator surely finds queued tasks of the first (however fast this machine is).
+      await queue.pause();
+      first.kill('SIGKILL');
+      const killed = await firstResult;
+      assert.equal(killed.signal, 'SIGKILL', show(killed));
 
-    const second = await runCli([...args, '--json']);
-    assert.equal(second.code, 0, show(second));
-    const summary = JSON.parse(second.stdout.trim().split('\n').pop()!) as { featurize: { partitions: number; resumedPartitions: number } };
-    assert.equal(summary.featurize.partitions, 12);
-    assert.ok(summary.featurize.resumedPartitions >= 2, JSON.stringify(summary.featurize));
-    assert.ok(summary.featurize.resumedPartitions < 12, 'the featurize stage was over before the second coordinator came: nothing to re-attach to');
-    // The partitions not yet in storage were queued by the first coordinator: the second one joins those jobs.
-    assert.match(second.stderr, /stage featurize-1: re-attached to \d+ of its \d+ tasks, queued or run by an earlier coordinator of run restart-1/);
+      const secondChild = spawnTracked([...args, '--json']);
+      const secondResult = collect(secondChild);
+      let log = '';
+      secondChild.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+      await waitFor('the second coordinator to re-attach', () => (/re-attached/.test(log) || secondChild.exitCode !== null ? true : undefined), 180_000);
+      await queue.resume();
+      const second = await secondResult;
+      assert.equal(second.code, 0, show(second));
+      const summary = JSON.parse(second.stdout.trim().split('\n').pop()!) as { featurize: { partitions: number; resumedPartitions: number } };
+      assert.equal(summary.featurize.partitions, 12);
+      assert.ok(summary.featurize.resumedPartitions >= 2 && summary.featurize.resumedPartitions < 12, JSON.stringify(summary.featurize));
+      // The partitions not yet in storage were queued by the first coordinator: the second one joins those jobs.
+      assert.match(second.stderr, /stage featurize-1: re-attached to \d+ of its \d+ tasks, queued or run by an earlier coordinator of run restart-1/);
+    } finally {
+      await queue.resume().catch(() => undefined);
+      await queue.close();
+    }
     assert.deepEqual(featurizedPartitions(workers, 'restart-1'), [...Array(12).keys()], 'each partition featurized exactly once');
     assertSameRows(await readRows(path.join(out, 'features')), await readRows(path.join(reference, 'features')), 'features');
     assertSamePca(await readPcaModel(out), await readPcaModel(reference));

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'bullmq';
-import { errorLines, runCli, show, spawnCli, collect } from './helpers/cli.js';
+import { errorLines, show, collect } from './helpers/cli.js';
 import { miniTestDir, tempDir } from './helpers/paths.js';
-import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess } from './helpers/redis.js';
+import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess, killChildren, runTracked, spawnTracked } from './helpers/redis.js';
 import { assertSamePca, assertSameRows, countRows, readPcaModel, readRows } from './helpers/datasets.js';
 import { freePort } from './helpers/free-port.js';
 import path from 'node:path';
@@ -28,6 +28,7 @@ describe('distributed runs', () => {
   });
 
   after(async () => {
+    killChildren();
     await stopWorkers(workers);
     await redis?.stop();
     await tmp?.cleanup();
@@ -36,9 +37,9 @@ describe('distributed runs', () => {
   it('gives the output of a local run: rows, features byte for byte, PCA; and leaves nothing in Redis', { timeout: 400_000 }, async () => {
     const local = path.join(tmp.dir, 'local');
     const dist = path.join(tmp.dir, 'dist');
-    const l = await runCli(['run', miniTestDir, local, ...PARTITION, '--workers', '2', '--threads', '1', '--json', '--quiet']);
+    const l = await runTracked(['run', miniTestDir, local, ...PARTITION, '--workers', '2', '--threads', '1', '--json', '--quiet']);
     assert.equal(l.code, 0, show(l));
-    const d = await runCli(['run', miniTestDir, dist, ...PARTITION, '--engine', 'distributed', '--redis', redis.url, '--run-id', 'same-1', '--json', '--quiet']);
+    const d = await runTracked(['run', miniTestDir, dist, ...PARTITION, '--engine', 'distributed', '--redis', redis.url, '--run-id', 'same-1', '--json', '--quiet']);
     assert.equal(d.code, 0, show(d));
     const summary = JSON.parse(d.stdout.trim().split('\n').pop()!) as { runId: string; featurize: { rows: number; partitions: number } };
     assert.equal(summary.runId, 'same-1');
@@ -72,23 +73,23 @@ describe('distributed runs', () => {
   it('says in one line why Redis cannot be used, without the password', async () => {
     const out = path.join(tmp.dir, 'bad');
     const wrong = redis.url.replace(encodeURIComponent(PASSWORD), 'Wr0ngSecret');
-    const r = await runCli(['run', miniTestDir, out, '--limit', '10', '--engine', 'distributed', '--redis', wrong]);
+    const r = await runTracked(['run', miniTestDir, out, '--limit', '10', '--engine', 'distributed', '--redis', wrong]);
     assert.equal(r.code, 1, show(r));
     const lines = errorLines(r.stderr);
     assert.equal(lines.length, 1, show(r));
     assert.match(lines[0], /^fruits: error: cannot connect to Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: .*(WRONGPASS|invalid)/i);
     assert.ok(!r.stderr.includes('Wr0ngSecret'));
 
-    const none = await runCli(['run', miniTestDir, out, '--limit', '10', '--engine', 'distributed'], { env: { FRUITS_REDIS_URL: undefined } });
+    const none = await runTracked(['run', miniTestDir, out, '--limit', '10', '--engine', 'distributed'], { env: { FRUITS_REDIS_URL: undefined } });
     assert.equal(none.code, 2, show(none));
     assert.match(none.stderr, /--redis: no Redis URL/);
 
-    const badUrl = await runCli(['worker', '--redis', 'http://user:Hidden1@host:1']);
+    const badUrl = await runTracked(['worker', '--redis', 'http://user:Hidden1@host:1']);
     assert.equal(badUrl.code, 2, show(badUrl));
     assert.match(badUrl.stderr, /fruits: error: --redis: invalid Redis URL 'http:\/\/user:\*\*\*@host:1': the scheme must be redis:\/\/ or rediss:\/\//);
     assert.ok(!badUrl.stderr.includes('Hidden1'));
 
-    const badRunId = await runCli(['run', miniTestDir, out, '--engine', 'distributed', '--redis', redis.url, '--run-id', 'a:b']);
+    const badRunId = await runTracked(['run', miniTestDir, out, '--engine', 'distributed', '--redis', redis.url, '--run-id', 'a:b']);
     assert.equal(badRunId.code, 1, show(badRunId));
     assert.match(badRunId.stderr, /--run-id: invalid value 'a:b'/);
   });
@@ -96,7 +97,7 @@ describe('distributed runs', () => {
   it('serves the dashboard read-only unless --read-write', async () => {
     for (const readWrite of [false, true]) {
       const port = await freePort();
-      const child = spawnCli(['dashboard', '--redis', redis.url, '--port', String(port), ...(readWrite ? ['--read-write'] : [])]);
+      const child = spawnTracked(['dashboard', '--redis', redis.url, '--port', String(port), ...(readWrite ? ['--read-write'] : [])]);
       const result = collect(child);
       let log = '';
       child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
@@ -140,7 +141,7 @@ describe('distributed runs', () => {
     try {
       for (let i = 0; i < 4; i++) await queue.add('staged', { i });
       await taker.getNextJob('test-token'); // one of the four becomes active
-      const r = await runCli(['queue-metrics', '--redis', redis.url, '--prefix', prefix, '--namespace', 'Fruits', '--once', '--dry-run']);
+      const r = await runTracked(['queue-metrics', '--redis', redis.url, '--prefix', prefix, '--namespace', 'Fruits', '--once', '--dry-run']);
       assert.equal(r.code, 0, show(r));
       const sent = JSON.parse(r.stdout.trim()) as { Namespace: string; MetricData: { MetricName: string; Value: number; Unit: string }[] };
       assert.equal(sent.Namespace, 'Fruits');
@@ -151,7 +152,7 @@ describe('distributed runs', () => {
           ['ActiveJobs', 1, 'Count'],
         ],
       );
-      const bad = await runCli(['queue-metrics', '--redis', redis.url, '--namespace', 'AWS/ECS', '--once', '--dry-run']);
+      const bad = await runTracked(['queue-metrics', '--redis', redis.url, '--namespace', 'AWS/ECS', '--once', '--dry-run']);
       assert.equal(bad.code, 2, show(bad));
     } finally {
       await taker.close(true);

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
-import { collect, spawnCli, type CliResult } from './cli.js';
+import { collect, spawnCli, type CliOptions, type CliResult } from './cli.js';
 import { freePort } from './free-port.js';
 
 export const REDIS_SERVER = process.env.FRUITS_REDIS_SERVER ?? '/usr/bin/redis-server';
@@ -83,7 +83,7 @@ export interface WorkerProcess {
 
 /** A `fruits worker` process (one ONNX Runtime thread unless `args` say otherwise). */
 export function startWorker(redisUrl: string, args: string[] = [], env: Record<string, string | undefined> = {}): WorkerProcess {
-  const child = spawnCli(['worker', '--redis', redisUrl, ...(args.includes('--threads') ? [] : ['--threads', '1']), ...args], { env });
+  const child = spawnTracked(['worker', '--redis', redisUrl, ...(args.includes('--threads') ? [] : ['--threads', '1']), ...args], { env });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -131,4 +131,26 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+const children = new Set<ChildProcess>();
+
+/**
+ * `fruits <args>` as a child process that killChildren() ends if the test fails or times out
+ * before it exits (a coordinator left waiting would keep the test file alive for minutes).
+ */
+export function spawnTracked(args: string[], opts: CliOptions = {}): ChildProcess {
+  const child = spawnCli(args, opts);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+export function runTracked(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return collect(spawnTracked(args, opts));
+}
+
+export function killChildren(): void {
+  for (const c of children) c.kill('SIGKILL');
+  children.clear();
 }
