@@ -20,18 +20,8 @@ import { fitStandardizer, standardize } from '../src/classify/standardize.js';
 import { holdoutSplit } from '../src/classify/train.js';
 import { MOBILENET_V2_SHARED, MOBILENET_V2_ZOO } from '../src/model/registry.js';
 import { MicroBatcher, QueueFullError } from '../src/serve/batcher.js';
+import { mulberry32 } from './helpers/random.js';
 
-/** Deterministic PRNG so fixtures are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

@@ -13,20 +13,10 @@ import { renderReportHtml } from '../src/report/html.js';
 import { parseRunReport, varianceKept, type RunReport } from '../src/report/types.js';
 import { UserError } from '../src/util/errors.js';
 import { launchBrowser, openOfflinePage } from './helpers/browser.js';
+import { mulberry32 } from './helpers/random.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
-/** Deterministic PRNG so the fixture (and the screenshot) is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

@@ -5,6 +5,7 @@
 // buckets, since s3rver does not enforce policies. Path-style requests only (`/bucket/key`).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mulberry32 as prng } from './random.js';
 
 export type FaultMode = '503' | 'slowdown' | 'reset';
 
@@ -48,17 +49,6 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-/** mulberry32: tiny, seedable, good enough to pick requests. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function emptyStats(): FaultStats {
   return { requests: 0, forwarded: 0, injected: { '503': 0, slowdown: 0, reset: 0, '403': 0 }, multipartStarts: 0, partUploads: 0, multipartCompletes: 0, injectedByOp: {}, maxConcurrent: 0 };
