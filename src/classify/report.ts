@@ -2,13 +2,12 @@
 // and thumbnails inlined, a CSP that forbids any fetch), built from an Evaluation. It reuses the
 // run report's stylesheet, escaping, number formats and chart boot script.
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { vegaBrowserBuild } from '../report/assets.js';
-import { escapeHtml, jsonForScript, scriptSafe } from '../report/escape.js';
+import { escapeHtml } from '../report/escape.js';
 import { formatCount, formatPercent, formatSeconds } from '../report/format.js';
-import { bootCharts } from '../report/page.js';
 import { REPORT_CSS } from '../report/style.js';
 import type { Evaluation, Mistake } from './evaluate.js';
 import { CollectingLogger } from '../report/charts.js';
+import { chartScripts } from '../report/html.js';
 
 const CSP = "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:";
 
@@ -271,10 +270,7 @@ ${pairRows}
 ${card('confidence-card', 'Confidence', '<p class="note">How sure the model was of its top answer, for right and wrong answers (log scale).</p>\n  <div class="chart" data-chart="confidence"></div>')}
 ${card('mistakes', 'Misclassified examples', mistakesBody)}
 </main>
-<div id="chart-tooltip" class="tooltip" role="tooltip" hidden></div>
-<script type="application/json" id="report-charts">${jsonForScript(specs)}</script>
-<script>${scriptSafe(vegaBrowserBuild())}</script>
-<script>(${scriptSafe(bootCharts.toString())})();</script>
+${chartScripts(specs)}
 </body>
 </html>
 `;

@@ -47,10 +47,7 @@ ${labelsSection(report)}
 ${rejectsSection(report)}
 ${timingsSection(report)}
 </main>
-<div id="chart-tooltip" class="tooltip" role="tooltip" hidden></div>
-<script type="application/json" id="report-charts">${jsonForScript(specs)}</script>
-<script>${scriptSafe(vegaBrowserBuild())}</script>
-<script>(${scriptSafe(bootCharts.toString())})();</script>
+${chartScripts(specs)}
 </body>
 </html>
 `;
@@ -192,4 +189,15 @@ function card(id: string, heading: string, body: string): string {
 function timeTag(iso: string): string {
   const utc = new Date(iso).toISOString();
   return `<time datetime="${escapeHtml(utc)}">${escapeHtml(`${utc.slice(0, 10)} ${utc.slice(11, 16)} UTC`)}</time>`;
+}
+
+/**
+ * The end of a report page: the tooltip, the compiled chart specs, Vega inlined and the boot
+ * script that renders every `[data-chart]` — shared by the run report and the evaluation report.
+ */
+export function chartScripts(specs: unknown): string {
+  return `<div id="chart-tooltip" class="tooltip" role="tooltip" hidden></div>
+<script type="application/json" id="report-charts">${jsonForScript(specs)}</script>
+<script>${scriptSafe(vegaBrowserBuild())}</script>
+<script>(${scriptSafe(bootCharts.toString())})();</script>`;
 }
