@@ -39,6 +39,9 @@ describe('cdk synth (CLI)', () => {
     };
     const context = {
       '@aws-cdk/core:strictCfnValidateErrors': 'true',
+      // The app writes its performance counters (which show the validator ran) only when synth
+      // is slower than this threshold, 10 s by default: 0 makes the file appear on every machine.
+      '@aws-cdk/core.slowSynthThreshold': '0',
       serve: 'true',
       kmsKey: 'true',
       workerSpot: 'true',
