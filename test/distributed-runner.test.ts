@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Worker, type Job } from 'bullmq';
 import { DistributedRunner } from '../src/runner/distributed/coordinator.js';
-import { parseRedisUrl, redactRedisUrl } from '../src/runner/distributed/redis-connection.js';
+import { parseRedisUrl, redactRedisUrl } from '../src/runner/distributed/redis-url.js';
 import { checkRunId, jobId, taskKey, type JobData } from '../src/runner/distributed/jobs.js';
 import { TaskFailedError } from '../src/runner/runner.js';
 import type { StatsTask } from '../src/tasks/statistics.js';

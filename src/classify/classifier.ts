@@ -5,7 +5,6 @@ import { logRegProbabilities, type LogRegModel } from './logreg.js';
 
 export type Classifier = LogRegModel | KnnModel;
 export type ClassifierKind = Classifier['kind'];
-export const CLASSIFIER_KINDS: readonly ClassifierKind[] = ['logreg', 'knn'];
 
 export function classifierScores(model: Classifier, x: Float32Array, n: number): Promise<Float32Array> {
   if (x.length !== n * model.dim) throw new RangeError(`expected ${n} rows × ${model.dim} inputs, got ${x.length}`);

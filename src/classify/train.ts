@@ -25,16 +25,7 @@ import { fitKnn } from './knn.js';
 import { fitLogReg, type LogRegFit, type LogRegModel } from './logreg.js';
 import { accuracyOf, type Accuracy } from './metrics.js';
 import { fitStandardizer, standardize, type StandardizeMode } from './standardize.js';
-
-export const TRAIN_DEFAULTS = {
-  classifier: 'logreg' as ClassifierKind,
-  l2: 1e-4,
-  l2Grid: [1e-2, 1e-3, 1e-4, 1e-5],
-  knnK: 5,
-  holdout: 0.1,
-  maxIterations: 500,
-  tolerance: 1e-7,
-};
+import { TRAIN_DEFAULTS } from './train-options.js';
 
 export interface TrainOptions {
   dataset: string;

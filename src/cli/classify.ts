@@ -5,19 +5,17 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { readBundle, writeBundle, type Bundle } from '../classify/bundle.js';
-import { datasetsAt, loadDataset, readFeatureSpace, type LabelledRows } from '../classify/dataset.js';
-import { evaluateBundle, type Evaluation } from '../classify/evaluate.js';
-import { ImageClassifier, type Prediction } from '../classify/image-classifier.js';
-import { BundleMismatchError, checkFeatureSpace } from '../classify/inputs.js';
-import { resolveBundleModel } from '../classify/model-file.js';
-import { TRAIN_DEFAULTS, trainBundle } from '../classify/train.js';
-import { CLASSIFIER_KINDS, type ClassifierKind } from '../classify/classifier.js';
-import { DecodeError, DEFAULT_MAX_PIXELS, type DecodedImage } from '../decode/decode.js';
-import { featurizeJob } from '../pipeline/featurize.js';
-import { LocalRunner } from '../runner/local.js';
+// Value imports here are light: the commands load the classifier, the model and the pools when
+// they run, so that `fruits --help` and the other commands do not pay for them.
+import type { Bundle } from '../classify/bundle.js';
+import type { LabelledRows } from '../classify/dataset.js';
+import type { Evaluation } from '../classify/evaluate.js';
+import type { Prediction } from '../classify/image-classifier.js';
+import { CLASSIFIER_KINDS, TRAIN_DEFAULTS } from '../classify/train-options.js';
+import type { ClassifierKind } from '../classify/classifier.js';
+import type { DecodedImage } from '../decode/decode.js';
+import { DEFAULT_MAX_PIXELS } from '../decode/limits.js';
 import { isHiddenKey, isImageKey } from '../source/listing.js';
-import { openStore } from '../storage/open.js';
 import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { createProgress } from '../util/progress.js';
@@ -77,6 +75,7 @@ Examples:
       const holdout = parseFlag(holdoutFlag, o.holdout ?? String(TRAIN_DEFAULTS.holdout), '--holdout');
       const maxIterations = parseFlag(flag.positiveInt, o.maxIterations ?? String(TRAIN_DEFAULTS.maxIterations), '--max-iterations');
       const pcaK = optionalFlag(flag.positiveInt, o.pcaK, '--pca-k');
+      const [{ openStore }, { trainBundle }, { writeBundle }] = await Promise.all([import('../storage/open.js'), import('../classify/train.js'), import('../classify/bundle.js')]);
       const out = openStore(bundleOut);
       if ((await out.exists('bundle.json')) && !o.overwrite) throw new UserError(`${out.root} already holds a bundle; pass --overwrite to replace it`);
       const logger = log();
@@ -115,6 +114,13 @@ Examples:
 
 /** Featurizes an image folder with the bundle's model (local worker pool) and loads the rows. */
 async function featurizeForEvaluation(bundle: Bundle, input: string, o: Record<string, unknown>, logger: Logger): Promise<{ data: LabelledRows; rejects: number }> {
+  const [{ resolveBundleModel }, { LocalRunner }, { featurizeJob }, { openStore }, { loadDataset }] = await Promise.all([
+    import('../classify/model-file.js'),
+    import('../runner/local.js'),
+    import('../pipeline/featurize.js'),
+    import('../storage/open.js'),
+    import('../classify/dataset.js'),
+  ]);
   const model = await resolveBundleModel(bundle, o.model as string | undefined, (m) => logger.info(m));
   const pool = poolSize(o.workers, o.threads);
   const keep = o.featuresOut as string | undefined;
@@ -192,6 +198,12 @@ Examples:
   );
   cmd.action(async (bundleDir: string, dataArg: string, o: Record<string, unknown>) => {
     const thumbs = parseFlag(flag.nonNegativeInt, o.thumbnails ?? String(DEFAULT_CARDS), '--thumbnails');
+    const [{ readBundle }, { datasetsAt, loadDataset, readFeatureSpace }, { BundleMismatchError, checkFeatureSpace }, { evaluateBundle }] = await Promise.all([
+      import('../classify/bundle.js'),
+      import('../classify/dataset.js'),
+      import('../classify/inputs.js'),
+      import('../classify/evaluate.js'),
+    ]);
     const bundle = await readBundle(bundleDir);
     const logger = log();
     const choice = await datasetsAt(dataArg).catch((err) => {
@@ -252,6 +264,7 @@ async function imageFiles(args: string[]): Promise<string[]> {
       files.push(arg);
       continue;
     }
+    const { openStore } = await import('../storage/open.js');
     const store = openStore(arg);
     const found: string[] = [];
     for await (const obj of store.list('')) if (!isHiddenKey(obj.key) && isImageKey(obj.key)) found.push(path.join(arg, obj.key));
@@ -285,6 +298,7 @@ function registerPredict(program: Command, log: () => Logger): void {
       const threads = optionalFlag(flag.positiveInt, o.threads, '--threads') ?? os.availableParallelism();
       const batchSize = parseFlag(flag.positiveInt, o.batchSize ?? String(FEATURIZE_DEFAULTS.batchSize), '--batch-size');
       const maxPixels = parseFlag(flag.positiveInt, o.maxPixels ?? String(DEFAULT_MAX_PIXELS), '--max-pixels');
+      const [{ readBundle }, { ImageClassifier }, { DecodeError }] = await Promise.all([import('../classify/bundle.js'), import('../classify/image-classifier.js'), import('../decode/decode.js')]);
       const bundle = await readBundle(bundleDir);
       const files = await imageFiles(args);
       const logger = log();
@@ -360,6 +374,7 @@ function registerServe(program: Command, log: () => Logger): void {
     .addHelpText('after', '\nExamples:\n  $ fruits serve out/bundle --port 8080\n  $ fruits serve out/bundle --host 0.0.0.0 --cors-origin https://app.example.com --rate-limit 120')
     .action(async (bundleDir: string, o: Record<string, unknown>) => {
       const opts = serveOptionsOf(o, process.env);
+      const { readBundle } = await import('../classify/bundle.js');
       const bundle = await readBundle(bundleDir);
       const logger = log();
       const { startServer } = await import('../serve/server.js');

@@ -2,11 +2,7 @@
 // `fruits queue-metrics` (queue depth as CloudWatch metrics, for autoscaling workers to zero).
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { Queue } from 'bullmq';
-import { startDashboard } from '../runner/distributed/dashboard.js';
-import { metricData, putMetrics, readQueueCounts } from '../runner/distributed/queue-metrics.js';
-import { connectRedis, redactRedisUrl } from '../runner/distributed/redis-connection.js';
+import { redactRedisUrl } from '../runner/distributed/redis-url.js';
 import { QUEUE } from '../runner/distributed/jobs.js';
 import type { Logger } from '../util/logger.js';
 import { UserError, errorMessage } from '../util/errors.js';
@@ -41,6 +37,7 @@ export function registerDashboard(program: Command, log: () => Logger): void {
     const port = optionalFlag(flag.nonNegativeInt, o.port, '--port') ?? 3000;
     const listenHost = parseFlag(host, o.host ?? '127.0.0.1', '--host');
     const logger = log();
+    const { startDashboard } = await import('../runner/distributed/dashboard.js'); // loaded by this command only
     const d = await startDashboard({ redisUrl: redis.url, prefix: redis.prefix, host: listenHost, port, readWrite: Boolean(o.readWrite) }).catch((err: unknown) => {
       if (err instanceof UserError) throw err;
       throw new UserError(`dashboard: ${errorMessage(err)}`);
@@ -63,6 +60,13 @@ export function registerDashboard(program: Command, log: () => Logger): void {
     const ns = parseFlag(namespace, o.namespace, '--namespace');
     const intervalMs = (optionalFlag(flag.positiveInt, o.interval, '--interval') ?? 60) * 1000;
     const logger = log();
+    // Loaded by this command only: `fruits --help` and the other commands start without them.
+    const [{ CloudWatchClient }, { Queue }, { metricData, putMetrics, readQueueCounts }, { connectRedis }] = await Promise.all([
+      import('@aws-sdk/client-cloudwatch'),
+      import('bullmq'),
+      import('../runner/distributed/queue-metrics.js'),
+      import('../runner/distributed/redis-connection.js'),
+    ]);
     const client = await connectRedis(redis.url, 'monitor');
     const queue = new Queue(QUEUE, { connection: client, prefix: redis.prefix, skipMetasUpdate: true });
     const cloudwatch = o.dryRun ? undefined : new CloudWatchClient({});

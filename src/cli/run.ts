@@ -71,7 +71,7 @@ Examples:
       const [{ DistributedRunner }, { runIdFor }, { redactRedisUrl }] = await Promise.all([
         import('../runner/distributed/coordinator.js'),
         import('../runner/distributed/run-id.js'),
-        import('../runner/distributed/redis-connection.js'),
+        import('../runner/distributed/redis-url.js'),
       ]);
       const redis = redisOptionsOf(o);
       // The runner needs the run id before the job starts: the one runJob would choose.

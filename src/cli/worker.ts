@@ -1,8 +1,7 @@
 // `fruits worker`: a distributed worker process, and the Redis flags every distributed command
 // shares (--redis / FRUITS_REDIS_URL, --prefix / FRUITS_QUEUE_PREFIX).
 import type { Command } from 'commander';
-import { startWorker } from '../runner/distributed/worker.js';
-import { RedisUrlError, parseRedisUrl } from '../runner/distributed/redis-connection.js';
+import { RedisUrlError, parseRedisUrl } from '../runner/distributed/redis-url.js';
 import { DEFAULT_PREFIX, checkPrefix } from '../runner/distributed/jobs.js';
 import type { Logger } from '../util/logger.js';
 import { UsageError, flag, optionalFlag, parseFlag } from './options.js';
@@ -60,6 +59,7 @@ where another worker starts them over.`,
     const device = parseFlag(flag.device, o.device ?? 'cpu', '--device');
     const graceMs = (optionalFlag(flag.nonNegativeInt, o.grace, '--grace') ?? 90) * 1000;
     const logger = log();
+    const { startWorker } = await import('../runner/distributed/worker.js'); // BullMQ, ONNX Runtime: only for this command
     const worker = await startWorker({ redisUrl: redis.url, prefix: redis.prefix, concurrency, threads, device, log: logger });
 
     await new Promise<void>((resolve) => {

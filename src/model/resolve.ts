@@ -90,9 +90,13 @@ export async function downloadModel(spec: ModelSpec, cacheDir: string, log?: (m:
   try {
     res = await fetch(spec.url, { redirect: 'follow' });
   } catch (err) {
-    throw new UserError(`model ${spec.id}: download from ${spec.url} failed: ${(err as Error).message}`);
+    // The network may come back: not a UserError, so that a runner tries the task again.
+    throw new Error(`model ${spec.id}: download from ${spec.url} failed: ${(err as Error).message}`);
   }
-  if (!res.ok || !res.body) throw new UserError(`model ${spec.id}: download from ${spec.url} failed: HTTP ${res.status}`);
+  if (!res.ok || !res.body) {
+    const transient = res.status >= 500 || res.status === 429;
+    throw new (transient ? Error : UserError)(`model ${spec.id}: download from ${spec.url} failed: HTTP ${res.status}`);
+  }
   try {
     await fs.writeFile(tmp, Buffer.from(await res.arrayBuffer()));
     const sha = await sha256File(tmp);

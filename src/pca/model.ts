@@ -4,6 +4,7 @@
 // On disk it is JSON with plain number arrays (components as k rows of d numbers), readable with
 // Python's json.load; doubles survive the round trip exactly (shortest round-trip formatting).
 import { z } from 'zod';
+import { UserError } from '../util/errors.js';
 import { describeSelection, type ComponentSelection } from './selectComponents.js';
 import { SCALE_MODES, type ScaleMode } from './scaling.js';
 
@@ -47,11 +48,11 @@ export interface PcaModel {
   rank: number;
 }
 
-export class PcaModelError extends Error {
+export class PcaModelError extends UserError {
   override readonly name = 'PcaModelError';
 }
 
-export class IncompatibleFeaturesError extends Error {
+export class IncompatibleFeaturesError extends UserError {
   override readonly name = 'IncompatibleFeaturesError';
 }
 

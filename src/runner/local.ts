@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Device } from '../model/featurizer.js';
-import { describeTask, type Task, type TaskResult } from '../tasks/index.js';
+import { describeTask } from '../tasks/describe.js';
+import type { Task, TaskResult } from '../tasks/index.js';
 import { TaskFailedError, type RunHandlers, type Runner } from './runner.js';
 
 export interface LocalRunnerOptions {
@@ -28,7 +29,7 @@ type Outbound =
   | { type: 'ready' }
   | { type: 'progress'; id: number; items: number }
   | { type: 'result'; id: number; result: TaskResult }
-  | { type: 'error'; id: number; message: string };
+  | { type: 'error'; id: number; message: string; retryable: boolean };
 
 interface Slot {
   child: ChildProcess;
@@ -102,7 +103,7 @@ export class LocalRunner implements Runner {
         },
       );
     } else {
-      this.fail(slot, msg.message);
+      this.fail(slot, msg.message, msg.retryable);
       void this.dispatch(slot);
     }
   }
@@ -122,13 +123,13 @@ export class LocalRunner implements Runner {
     this.settle();
   }
 
-  /** A task failed on `slot`: retried, or the run fails once its attempts are used up. */
-  private fail(slot: Slot, message: string): void {
+  /** A task failed on `slot`: retried, or the run fails once its attempts are used up (or at once, for an error no retry can mend). */
+  private fail(slot: Slot, message: string, retryable = true): void {
     const busy = slot.busy;
     slot.busy = undefined;
     const b = this.batch;
     if (!busy || !b) return;
-    if (busy.attempt >= (this.opts.attempts ?? 3)) b.failed ??= new TaskFailedError(describeTask(busy.task), busy.attempt, message);
+    if (!retryable || busy.attempt >= (this.opts.attempts ?? 3)) b.failed ??= new TaskFailedError(describeTask(busy.task), busy.attempt, message);
     else b.retry.push({ task: busy.task, attempt: busy.attempt + 1 });
   }
 

@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { createTaskContext } from '../tasks/context.js';
 import { runTask, type Task } from '../tasks/index.js';
 import type { Device } from '../model/featurizer.js';
+import { isRetryable } from './runner.js';
 
 type Inbound = { type: 'task'; id: number; task: Task };
 
@@ -22,7 +23,7 @@ process.on('message', (msg: Inbound) => {
   current = msg.id;
   runTask(msg.task, ctx).then(
     (result) => process.send?.({ type: 'result', id: msg.id, result }),
-    (err: unknown) => process.send?.({ type: 'error', id: msg.id, message: (err as Error)?.message ?? String(err) }),
+    (err: unknown) => process.send?.({ type: 'error', id: msg.id, message: (err as Error)?.message ?? String(err), retryable: isRetryable(err) }),
   );
 });
 process.on('disconnect', () => process.exit(0));

@@ -14,8 +14,10 @@ export async function listPartFiles(store: Store): Promise<string[]> {
 }
 
 export async function readPart(store: Store, key: string): Promise<ParquetContents> {
+  // A failed read stays a StorageError (worth retrying); a file that does not decode is the data's fault.
+  const bytes = await store.read(key);
   try {
-    return decodeFeatures(await store.read(key), store.uriOf(key));
+    return decodeFeatures(bytes, store.uriOf(key));
   } catch (err) {
     throw new UserError((err as Error).message);
   }

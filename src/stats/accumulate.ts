@@ -1,9 +1,10 @@
 // Streaming accumulation of feature rows into merge-able statistics.
+import { UserError } from '../util/errors.js';
 import { centredCrossProduct } from './crossProduct.js';
 import { createStats, mergeInto, type FeatureStats } from './featureStats.js';
 
 /** A NaN or ±Infinity in a feature row: the featurizer produced garbage for that image. */
-export class NonFiniteFeatureError extends Error {
+export class NonFiniteFeatureError extends UserError {
   override readonly name = 'NonFiniteFeatureError';
   constructor(
     /** Global index of the offending row (firstRowIndex + position in the batch). */

@@ -24,21 +24,3 @@ export async function runTask(task: Task, ctx: TaskContext): Promise<TaskResult>
       throw new Error(`unknown task kind: ${(task as { kind: string }).kind}`);
   }
 }
-
-/** A short name for messages: "featurize partition 3". */
-export function describeTask(task: Task): string {
-  switch (task.kind) {
-    case 'featurize':
-      return `featurize partition ${task.partition}`;
-    case 'stats':
-      return `statistics of ${task.parts.length} parts → ${task.file}`;
-    case 'merge-stats':
-      return `merge of ${task.inputs.length} statistics files → ${task.file}`;
-    case 'fit':
-      return `PCA fit from ${task.statsFile}`;
-    case 'transform':
-      return `transform ${task.part}`;
-    default:
-      return (task as { kind: string }).kind;
-  }
-}

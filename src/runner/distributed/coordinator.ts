@@ -7,7 +7,8 @@ import type { Task, TaskResult } from '../../tasks/index.js';
 import type { RunHandlers, Runner } from '../runner.js';
 import type { Logger } from '../../util/logger.js';
 import { UserError } from '../../util/errors.js';
-import { connectRedis, redactRedisUrl, redisOptions } from './redis-connection.js';
+import { connectRedis, redisOptions } from './redis-connection.js';
+import { redactRedisUrl } from './redis-url.js';
 import { DEFAULT_PREFIX, DEFAULT_RETRY, ID_SEPARATOR, QUEUE, checkPrefix, checkRunId, type RetryPolicy } from './jobs.js';
 import { StageRun } from './stage.js';
 

@@ -1,7 +1,8 @@
 // What the coordinator and the workers agree on: the queue, job names and ids, job data, and the
 // retry / stall settings. One module, so the two sides cannot drift apart.
 import type { JobsOptions } from 'bullmq';
-import { describeTask, type Task, type TaskResult } from '../../tasks/index.js';
+import { describeTask } from '../../tasks/describe.js';
+import type { Task, TaskResult } from '../../tasks/index.js';
 import { UserError } from '../../util/errors.js';
 
 /**

@@ -5,7 +5,8 @@
 // so often — makes the outcome independent of missed events, of a previous coordinator of the
 // same run (re-attach) and of a Redis that lost its data (re-submission).
 import { Job, type FlowJob, type FlowProducer, type Queue } from 'bullmq';
-import { describeTask, type Task, type TaskResult } from '../../tasks/index.js';
+import { describeTask } from '../../tasks/describe.js';
+import type { Task, TaskResult } from '../../tasks/index.js';
 import { TaskFailedError, type RunHandlers } from '../runner.js';
 import type { Logger } from '../../util/logger.js';
 import { mapOrdered } from '../../util/ordered.js';

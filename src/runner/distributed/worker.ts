@@ -5,14 +5,17 @@
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createTaskContext, type TaskContext } from '../../tasks/context.js';
-import { describeTask, runTask } from '../../tasks/index.js';
+import { describeTask } from '../../tasks/describe.js';
+import { runTask } from '../../tasks/index.js';
 import type { Device } from '../../model/featurizer.js';
 import type { Logger } from '../../util/logger.js';
 import { errorMessage } from '../../util/errors.js';
-import { connectRedis, redactRedisUrl } from './redis-connection.js';
+import { isRetryable } from '../runner.js';
+import { connectRedis } from './redis-connection.js';
+import { redactRedisUrl } from './redis-url.js';
 import { DEFAULT_PREFIX, QUEUE, WORKER_SETTINGS, checkPrefix, type JobData, type JobResult } from './jobs.js';
 
 export interface WorkerOptions {
@@ -118,6 +121,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       return result;
     } catch (err) {
       log.warn({ job: job.id, attempt }, `${what}: failed: ${errorMessage(err)}`);
+      // BullMQ fails an UnrecoverableError's job without its remaining attempts.
+      if (!isRetryable(err)) throw new UnrecoverableError(errorMessage(err));
       throw err;
     } finally {
       clearTimeout(slot.timer);
