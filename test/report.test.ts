@@ -241,10 +241,13 @@ describe('report.html in a browser with no network', { timeout: 180_000 }, () =>
       const figures = await page.locator('.figures').innerText();
       assert.match(figures, new RegExp(`k = ${k}\\b`));
       assert.match(figures, new RegExp(`${(varianceKept(report) * 100).toFixed(1)}%`));
-      for (const chart of ['scree', 'cumulative']) {
-        const texts = await page.locator(`[data-chart="${chart}"] svg text`).allTextContents();
-        assert.ok(texts.includes(`k = ${k}`), `${chart} marks k: ${texts.join(' | ')}`);
-      }
+      const screeTexts = await page.locator('[data-chart="scree"] svg text').allTextContents();
+      assert.ok(screeTexts.includes(`k = ${k}`), `scree marks k: ${screeTexts.join(' | ')}`);
+      // On the cumulative chart the label sits low, away from the curve that runs along the top.
+      const kLabel = page.locator('[data-chart="cumulative"] svg text', { hasText: `k = ${k} · ${(varianceKept(report) * 100).toFixed(1)}% kept` });
+      assert.equal(await kLabel.count(), 1, 'cumulative marks k and the variance kept');
+      const [labelBox, chartBox] = await Promise.all([kLabel.boundingBox(), page.locator('[data-chart="cumulative"] svg').boundingBox()]);
+      assert.ok(labelBox && chartBox && labelBox.y > chartBox.y + chartBox.height / 2, `the k label is in the lower half: ${JSON.stringify({ labelBox, chartBox })}`);
       const cumulativeTexts = await page.locator('[data-chart="cumulative"] svg text').allTextContents();
       assert.ok(cumulativeTexts.includes('target 80.0%'), `variance target rule is labelled: ${cumulativeTexts.join(' | ')}`);
       assert.match(await page.locator('#scatter .note').innerText(), /3,000 of [\d,]+ points shown/);

@@ -83,9 +83,15 @@ function componentX(report: RunReport) {
   } as const;
 }
 
-/** A dashed rule at the chosen k, labelled, for both spectrum charts. */
-function kRuleLayers(report: RunReport) {
+/**
+ * A dashed rule at the chosen k, labelled, for both spectrum charts: at the top of the scree
+ * chart, at the bottom of the cumulative one (whose curve runs along the top), and on the left of
+ * the rule when k is far to the right, so that the label stays inside the chart.
+ */
+function kRuleLayers(report: RunReport, text: string, at: 'top' | 'bottom') {
   const { k } = report.pca;
+  const right = k > 0.7 * report.pca.explainedVarianceRatio.length;
+  const place = at === 'top' ? { baseline: 'top', y: 4 } : { baseline: 'bottom', y: { expr: 'height - 4' } };
   return [
     {
       data: { values: [{ k }] },
@@ -93,8 +99,8 @@ function kRuleLayers(report: RunReport) {
       encoding: { x: { field: 'k', type: 'quantitative' } },
     },
     {
-      data: { values: [{ k, text: `k = ${k}` }] },
-      mark: { type: 'text', color: MARK, align: 'left', dx: 4, baseline: 'top', y: 4, fontWeight: 600 },
+      data: { values: [{ k, text }] },
+      mark: { type: 'text', color: MARK, align: right ? 'right' : 'left', dx: right ? -4 : 4, ...place, fontWeight: 600 },
       encoding: { x: { field: 'k', type: 'quantitative' }, text: { field: 'text' } },
     },
   ];
@@ -156,7 +162,7 @@ function screeSpec(report: RunReport): TopLevelSpec {
         mark: { type: 'line', color: ACCENT, strokeWidth: 2 },
         encoding: { x: componentX(report), y: { field: 'ratio', type: 'quantitative' } },
       },
-      ...kRuleLayers(report),
+      ...kRuleLayers(report, `k = ${report.pca.k}`, 'top'),
       hoverLayer(report, ACCENT, 'ratio'),
     ],
   } as TopLevelSpec;
@@ -199,17 +205,11 @@ function cumulativeSpec(report: RunReport): TopLevelSpec {
         },
       },
       ...targetLayers,
-      ...kRuleLayers(report),
+      ...kRuleLayers(report, `k = ${k} · ${formatPercent(kept)} kept`, 'bottom'),
       {
-        data: { values: [{ k, kept, text: `${formatPercent(kept)} kept` }] },
+        data: { values: [{ k, kept }] },
+        mark: { type: 'circle', color: MARK, size: 60, opacity: 1 },
         encoding: { x: { field: 'k', type: 'quantitative' }, y: { field: 'kept', type: 'quantitative' } },
-        layer: [
-          { mark: { type: 'circle', color: MARK, size: 60, opacity: 1 } },
-          {
-            mark: { type: 'text', color: MARK, align: 'left', baseline: 'top', dx: 6, dy: 6, fontWeight: 600 },
-            encoding: { text: { field: 'text' } },
-          },
-        ],
       },
       hoverLayer(report, ACCENT, 'cumulative'),
     ],
