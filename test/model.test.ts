@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { decodeImage } from '../src/decode/decode.js';
 import { Featurizer } from '../src/model/featurizer.js';
-import { buildPreprocessModel, FEATURE_OUTPUT, IMAGE_INPUT, PREPROCESS_OUTPUT, withFeatureOutput } from '../src/model/graph-edit.js';
+import { buildPreprocessModel, FEATURE_OUTPUT, IMAGE_INPUT, PREPROCESS_OUTPUT, withFeatureOutput, withPreprocessing } from '../src/model/graph-edit.js';
+import onnxProto from 'onnx-proto';
 import { MOBILENET_V2_SHARED, MOBILENET_V2_ZOO, REGISTRY, registryEntry } from '../src/model/registry.js';
 import { defaultCacheDir, resolveModel } from '../src/model/resolve.js';
 import { channelAffine, parseModelSpec, type ModelSpec } from '../src/model/spec.js';
@@ -350,6 +351,55 @@ describe('withFeatureOutput', () => {
 
   it('gives a clear error for a tensor that is not in the graph', () => {
     assert.throws(() => withFeatureOutput(modelBytes, 'no_such_tensor'), /feature tensor 'no_such_tensor' is not in the graph \(graph outputs: features, logits\)/);
+  });
+
+  it('splices the preprocessing in front of the network: the features of the two models run one after the other', async () => {
+    const photos = await imageTensor(await fruitPhotos(3));
+    const network = withFeatureOutput(modelBytes, 'features');
+    const merged = withPreprocessing(network, MOBILENET_V2_SHARED);
+    assert.ok(merged, 'an opset-13 network takes the preprocessing nodes');
+    const session = await ort.InferenceSession.create(merged, cpu);
+    const separate = await ort.InferenceSession.create(network, cpu);
+    try {
+      assert.deepEqual(session.inputNames, [IMAGE_INPUT]);
+      const a = (await session.run({ [IMAGE_INPUT]: photos.tensor }))[FEATURE_OUTPUT].data as Float32Array;
+      const b = (await separate.run({ input }))[FEATURE_OUTPUT].data as Float32Array;
+      assert.equal(a.length, 3 * 1280);
+      const worst = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+      assert.ok(worst <= 1e-5, `max |Δ| ${worst}`);
+    } finally {
+      await session.release();
+      await separate.release();
+    }
+    // The featurizer runs the spliced model and gives the same vectors.
+    const f = await Featurizer.load({ spec: MOBILENET_V2_SHARED, path: sharedModelPath, sha256: SHARED_MODEL_SHA256 }, { threads: 1 });
+    try {
+      const got = await f.featurize({ width: photos.width, height: photos.height, images: photos.pixels });
+      const want = (await features('features')).data as Float32Array;
+      assert.ok(got.every((v, i) => Math.abs(v - want[i]) <= 1e-5));
+    } finally {
+      await f.release();
+    }
+  });
+
+  it('leaves a network older than opset 13 alone; the featurizer then runs two models, with the same features', async () => {
+    const { onnx } = onnxProto;
+    const old = onnx.ModelProto.decode(modelBytes);
+    old.opsetImport = [onnx.OperatorSetIdProto.create({ domain: '', version: 12 })]; // its operators read the same at 12
+    const oldBytes = onnx.ModelProto.encode(old).finish();
+    assert.equal(withPreprocessing(withFeatureOutput(oldBytes, 'features'), MOBILENET_V2_SHARED), undefined);
+    const tmp = await tempDir('opset12');
+    try {
+      const file = path.join(tmp.dir, 'opset12.onnx');
+      await fs.writeFile(file, oldBytes);
+      const photos = await imageTensor(await fruitPhotos(3));
+      const f = await Featurizer.load({ spec: MOBILENET_V2_SHARED, path: file, sha256: 'x'.repeat(64) }, { threads: 1 });
+      const got = await f.featurize({ width: photos.width, height: photos.height, images: photos.pixels }).finally(() => f.release());
+      const want = (await features('features')).data as Float32Array;
+      assert.ok(got.every((v, i) => Math.abs(v - want[i]) <= 1e-5));
+    } finally {
+      await tmp.cleanup();
+    }
   });
 
   it('makes Featurizer.load fail with the model id in the message', async () => {

@@ -1,9 +1,9 @@
 // The featurizer: one ONNX Runtime session per worker, created once and reused for every batch
-// (the reference pipelines' "broadcast the weights" step), behind a preprocessing session that
-// resizes and normalises uint8 images in the same runtime.
+// (the reference pipelines' "broadcast the weights" step). Images go in as uint8 and are resized
+// and normalised by nodes in front of the network, in the same runtime.
 import { promises as fs } from 'node:fs';
 import ort from 'onnxruntime-node';
-import { buildPreprocessModel, FEATURE_OUTPUT, IMAGE_INPUT, PREPROCESS_OUTPUT, withFeatureOutput } from './graph-edit.js';
+import { buildPreprocessModel, FEATURE_OUTPUT, IMAGE_INPUT, PREPROCESS_OUTPUT, withFeatureOutput, withPreprocessing } from './graph-edit.js';
 import type { ResolvedModel } from './resolve.js';
 
 export type Device = 'cpu' | 'cuda';
@@ -21,7 +21,7 @@ export interface ImageBatch {
   images: Uint8Array[];
 }
 
-function sessionOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
+export function sessionOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: opts.threads,
     interOpNumThreads: 1,
@@ -33,36 +33,44 @@ function sessionOptions(opts: SessionOptions): ort.InferenceSession.SessionOptio
   };
 }
 
+/** The network alone, its feature tensor exposed as FEATURE_OUTPUT (what the raw-inference benchmark runs). */
+export async function networkBytes(model: ResolvedModel): Promise<Uint8Array> {
+  try {
+    return withFeatureOutput(await fs.readFile(model.path), model.spec.feature.tensor);
+  } catch (err) {
+    throw new Error(`model ${model.spec.id}: ${(err as Error).message}`);
+  }
+}
+
 export class Featurizer {
   private constructor(
     readonly model: ResolvedModel,
-    private readonly preprocess: ort.InferenceSession,
-    private readonly network: ort.InferenceSession,
+    /** Images in, features out: the network with the preprocessing spliced in front… */
+    private readonly session: ort.InferenceSession,
+    /** …or, for networks whose opset is too old for that, a separate preprocessing model run first. */
+    private readonly preprocess?: ort.InferenceSession,
   ) {}
 
   static async load(model: ResolvedModel, opts: SessionOptions): Promise<Featurizer> {
-    const bytes = await fs.readFile(model.path);
-    let networkBytes: Uint8Array;
-    try {
-      networkBytes = withFeatureOutput(bytes, model.spec.feature.tensor);
-    } catch (err) {
-      throw new Error(`model ${model.spec.id}: ${(err as Error).message}`);
-    }
+    const network = await networkBytes(model);
     const so = sessionOptions(opts);
-    const preprocess = await ort.InferenceSession.create(buildPreprocessModel(model.spec), so);
-    const network = await ort.InferenceSession.create(networkBytes, so);
-    if (!network.inputNames.includes(model.spec.input.name)) {
-      throw new Error(`model ${model.spec.id}: input '${model.spec.input.name}' not found (inputs: ${network.inputNames.join(', ')})`);
+    const merged = withPreprocessing(network, model.spec);
+    const session = await ort.InferenceSession.create(merged ?? network, so);
+    const expected = merged ? IMAGE_INPUT : model.spec.input.name;
+    if (!session.inputNames.includes(expected)) {
+      await session.release();
+      throw new Error(`model ${model.spec.id}: input '${model.spec.input.name}' not found (inputs: ${session.inputNames.join(', ')})`);
     }
-    return new Featurizer(model, preprocess, network);
+    const preprocess = merged ? undefined : await ort.InferenceSession.create(buildPreprocessModel(model.spec), so);
+    return new Featurizer(model, session, preprocess);
   }
 
   get dim(): number {
     return this.model.spec.feature.dim;
   }
 
-  /** Model input tensor (float32, the model's layout) for a batch of images. */
-  async prepare(batch: ImageBatch): Promise<ort.Tensor> {
+  /** Features of a batch of images, n × dim row-major. */
+  async featurize(batch: ImageBatch): Promise<Float32Array> {
     const n = batch.images.length;
     const frame = batch.width * batch.height * 3;
     const data = new Uint8Array(n * frame);
@@ -71,27 +79,18 @@ export class Featurizer {
       data.set(img, i * frame);
     });
     const image = new ort.Tensor('uint8', data, [n, batch.height, batch.width, 3]);
-    const out = await this.preprocess.run({ [IMAGE_INPUT]: image });
-    return out[PREPROCESS_OUTPUT];
-  }
-
-  /** Raw network inference on an already prepared input: features, n × dim row-major. */
-  async infer(input: ort.Tensor): Promise<Float32Array> {
-    const out = await this.network.run({ [this.model.spec.input.name]: input });
-    const t = out[FEATURE_OUTPUT];
-    const n = input.dims[0];
+    const feeds = this.preprocess
+      ? { [this.model.spec.input.name]: (await this.preprocess.run({ [IMAGE_INPUT]: image }))[PREPROCESS_OUTPUT] }
+      : { [IMAGE_INPUT]: image };
+    const t = (await this.session.run(feeds))[FEATURE_OUTPUT];
     if (t.dims.length !== 2 || t.dims[0] !== n || t.dims[1] !== this.dim) {
       throw new Error(`model ${this.model.spec.id}: feature tensor has shape [${t.dims.join(', ')}], expected [${n}, ${this.dim}]`);
     }
     return t.data as Float32Array;
   }
 
-  async featurize(batch: ImageBatch): Promise<Float32Array> {
-    return this.infer(await this.prepare(batch));
-  }
-
   async release(): Promise<void> {
-    await this.preprocess.release();
-    await this.network.release();
+    await this.preprocess?.release();
+    await this.session.release();
   }
 }

@@ -1,8 +1,7 @@
 // Small edits of ONNX graphs, so users never have to edit a model by hand:
 // - keep only the feature tensor as the graph's output (exposing it if it is internal), and
-// - build the preprocessing graph (uint8 HWC image → resized, normalised model input).
-// Preprocessing is its own tiny model at opset 13 rather than spliced into the user's graph,
-// whose opset may be too old for Resize-13.
+// - the preprocessing (uint8 HWC image → resized, normalised model input), spliced in front of
+//   the network when its opset allows (13+), else as its own tiny model run just before it.
 import onnxProto from 'onnx-proto';
 import type { ModelSpec } from './spec.js';
 import { channelAffine } from './spec.js';
@@ -15,6 +14,8 @@ const AT = onnx.AttributeProto.AttributeType;
 export const FEATURE_OUTPUT = 'fruits_features';
 export const IMAGE_INPUT = 'image';
 export const PREPROCESS_OUTPUT = 'model_input';
+/** Resize with a `sizes` input and optional `roi`/`scales` arrived in opset 13. */
+const PREPROCESS_OPSET = 13;
 
 /** Returns the model with one output, FEATURE_OUTPUT = Flatten(feature tensor) of shape [N, dim]. */
 export function withFeatureOutput(modelBytes: Uint8Array, tensor: string): Uint8Array {
@@ -57,57 +58,89 @@ function node(opType: string, input: string[], output: string[], attrs: Instance
   return onnx.NodeProto.create({ opType, name: `pp_${output[0]}`, input, output, attribute: attrs });
 }
 
+/** The preprocessing nodes: IMAGE_INPUT → `output`, their intermediate names prefixed (no clash with a network's). */
+function preprocessNodes(spec: ModelSpec, output: string) {
+  const { width, height, layout } = spec.input;
+  const { scale, offset } = channelAffine(spec.normalize);
+  const nchw = layout === 'NCHW';
+  const chanShape = nchw ? [1, 3, 1, 1] : [1, 1, 1, 3];
+  const n = (name: string) => `fruits_pp_${name}`;
+  const resizeInput = nchw ? n('t') : n('f');
+  const nodes = [
+    node('Cast', [IMAGE_INPUT], [n('f')], [onnx.AttributeProto.create({ name: 'to', type: AT.INT, i: DT.FLOAT })]),
+    ...(nchw ? [node('Transpose', [n('f')], [n('t')], [onnx.AttributeProto.create({ name: 'perm', type: AT.INTS, ints: [0, 3, 1, 2] })])] : []),
+    node('Shape', [resizeInput], [n('shape')]),
+    node('Slice', [n('shape'), n('zero'), n('one')], [n('batch')]),
+    node('Concat', [n('batch'), n('tail')], [n('sizes')], [onnx.AttributeProto.create({ name: 'axis', type: AT.INT, i: 0 })]),
+    node('Resize', [resizeInput, '', '', n('sizes')], [n('resized')], [
+      onnx.AttributeProto.create({ name: 'mode', type: AT.STRING, s: Buffer.from('linear') }),
+      onnx.AttributeProto.create({ name: 'coordinate_transformation_mode', type: AT.STRING, s: Buffer.from('half_pixel') }),
+    ]),
+    node('Mul', [n('resized'), n('scale')], [n('scaled')]),
+    node('Add', [n('scaled'), n('offset')], [output]),
+  ];
+  const initializer = [
+    int64s(n('zero'), [0]),
+    int64s(n('one'), [1]),
+    int64s(n('tail'), nchw ? [3, height, width] : [height, width, 3]),
+    floats(n('scale'), scale, chanShape),
+    floats(n('offset'), offset, chanShape),
+  ];
+  const input = onnx.ValueInfoProto.create({
+    name: IMAGE_INPUT,
+    type: { tensorType: { elemType: DT.UINT8, shape: { dim: [{ dimParam: 'N' }, { dimParam: 'H' }, { dimParam: 'W' }, { dimValue: 3 }] } } },
+  });
+  return { nodes, initializer, input, outputDims: nchw ? [3, height, width] : [height, width, 3] };
+}
+
 /**
  * The preprocessing model: input IMAGE_INPUT uint8 [N, H, W, 3] (RGB, any H, W) → output
  * PREPROCESS_OUTPUT float32 in the model's layout and size, bilinearly resized (half-pixel
  * centres, as OpenCV/PIL/sharp sample) and normalised as the spec says.
  */
 export function buildPreprocessModel(spec: ModelSpec): Uint8Array {
-  const { width, height, layout } = spec.input;
-  const { scale, offset } = channelAffine(spec.normalize);
-  const nchw = layout === 'NCHW';
-  const chanShape = nchw ? [1, 3, 1, 1] : [1, 1, 1, 3];
-  const nodes = [
-    node('Cast', [IMAGE_INPUT], ['f'], [onnx.AttributeProto.create({ name: 'to', type: AT.INT, i: DT.FLOAT })]),
-    ...(nchw ? [node('Transpose', ['f'], ['t'], [onnx.AttributeProto.create({ name: 'perm', type: AT.INTS, ints: [0, 3, 1, 2] })])] : []),
-    node('Shape', [nchw ? 't' : 'f'], ['shape']),
-    node('Slice', ['shape', 'zero', 'one'], ['batch']),
-    node('Concat', ['batch', 'tail'], ['sizes'], [onnx.AttributeProto.create({ name: 'axis', type: AT.INT, i: 0 })]),
-    node('Resize', [nchw ? 't' : 'f', '', '', 'sizes'], ['resized'], [
-      onnx.AttributeProto.create({ name: 'mode', type: AT.STRING, s: Buffer.from('linear') }),
-      onnx.AttributeProto.create({ name: 'coordinate_transformation_mode', type: AT.STRING, s: Buffer.from('half_pixel') }),
-    ]),
-    node('Mul', ['resized', 'scale'], ['scaled']),
-    node('Add', ['scaled', 'offset'], [PREPROCESS_OUTPUT]),
-  ];
+  const pp = preprocessNodes(spec, PREPROCESS_OUTPUT);
   const graph = onnx.GraphProto.create({
     name: 'fruits_preprocess',
-    node: nodes,
-    initializer: [
-      int64s('zero', [0]),
-      int64s('one', [1]),
-      int64s('tail', nchw ? [3, height, width] : [height, width, 3]),
-      floats('scale', scale, chanShape),
-      floats('offset', offset, chanShape),
-    ],
-    input: [
-      onnx.ValueInfoProto.create({
-        name: IMAGE_INPUT,
-        type: { tensorType: { elemType: DT.UINT8, shape: { dim: [{ dimParam: 'N' }, { dimParam: 'H' }, { dimParam: 'W' }, { dimValue: 3 }] } } },
-      }),
-    ],
+    node: pp.nodes,
+    initializer: pp.initializer,
+    input: [pp.input],
     output: [
       onnx.ValueInfoProto.create({
         name: PREPROCESS_OUTPUT,
-        type: { tensorType: { elemType: DT.FLOAT, shape: { dim: [{ dimParam: 'N' }, ...(nchw ? [3, height, width] : [height, width, 3]).map((d) => ({ dimValue: d }))] } } },
+        type: { tensorType: { elemType: DT.FLOAT, shape: { dim: [{ dimParam: 'N' }, ...pp.outputDims.map((d) => ({ dimValue: d }))] } } },
       }),
     ],
   });
   const model = onnx.ModelProto.create({
     irVersion: 7,
     producerName: 'fruits',
-    opsetImport: [{ domain: '', version: 13 }],
+    opsetImport: [{ domain: '', version: PREPROCESS_OPSET }],
     graph,
   });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * The network with the preprocessing nodes in front (input IMAGE_INPUT, uint8 images), so that a
+ * batch goes through one session: the float input tensor, 5× the size of the photos, then never
+ * travels through JavaScript (measured: that round trip cost more CPU than the resize itself).
+ * Undefined when the network's opset is older than the nodes' (Resize-13) or a name clashes; the
+ * featurizer then runs the two models one after the other.
+ */
+export function withPreprocessing(networkBytes: Uint8Array, spec: ModelSpec): Uint8Array | undefined {
+  const model = onnx.ModelProto.decode(networkBytes);
+  const graph = model.graph;
+  const opset = (model.opsetImport ?? []).find((o) => !o.domain);
+  if (!graph || !opset || Number(opset.version) < PREPROCESS_OPSET) return undefined;
+  const inputs = graph.input ?? [];
+  if (!inputs.some((i) => i.name === spec.input.name)) return undefined;
+  const pp = preprocessNodes(spec, spec.input.name);
+  const names = new Set<string>([...(graph.node ?? []).flatMap((x) => [...(x.input ?? []), ...(x.output ?? [])]), ...(graph.initializer ?? []).map((t) => t.name ?? '')]);
+  const added = [IMAGE_INPUT, ...pp.nodes.flatMap((x) => x.output ?? []).filter((o) => o !== spec.input.name), ...pp.initializer.map((t) => t.name ?? '')];
+  if (added.some((name) => names.has(name))) return undefined;
+  graph.node = [...pp.nodes, ...(graph.node ?? [])];
+  graph.initializer = [...(graph.initializer ?? []), ...pp.initializer];
+  graph.input = [pp.input, ...inputs.filter((i) => i.name !== spec.input.name)];
   return onnx.ModelProto.encode(model).finish();
 }
