@@ -26,6 +26,8 @@ import { startRedis, startWorker, stopWorkers, type RedisServer } from '../test/
 import { modelDir, repeatedDataset, table } from './util.js';
 
 const PARTITION = 1024; // the CLI's default partition size
+/** Warm-up: two small partitions per worker, so that each worker very likely runs one. */
+const WARMUP_PARTITION = 8;
 
 async function tinyStatsFile(dir: string): Promise<string> {
   const dim = 8;
@@ -80,55 +82,73 @@ function cpuSecondsOf(pid: number): number {
   }
 }
 
-/** The featurize stage of `images` images through `workers` `fruits worker` processes. */
-async function featurizeThroughput(redis: RedisServer, data: string, workers: number, runId: string, pin: boolean) {
-  const procs = Array.from({ length: workers }, () => startWorker(redis.url, ['--threads', '1', '--prefix', 'bench']));
-  await Promise.all(procs.map((w) => w.ready));
-  // Pinned: worker i on core i (all its threads, and those it starts later), so that one worker
-  // cannot borrow a second core for decoding while it runs alone: the same CPU budget per worker.
-  if (pin) procs.forEach((w, i) => execFileSync('taskset', ['-a', '-p', '-c', String(i % os.availableParallelism()), String(w.pid)], { stdio: 'ignore' }));
-  const cpuAtStart = procs.reduce((sum, w) => sum + cpuSecondsOf(w.pid), 0); // start-up (module loading) excluded
-  const out = path.join(os.tmpdir(), `fruits-bench-dist-${runId}`);
-  await fs.rm(out, { recursive: true, force: true });
+/** One featurize job through the distributed runner (the coordinator side, in this process). */
+async function featurizeVia(redis: RedisServer, data: string, out: string, runId: string, partitionSize: number) {
   const log = createLogger({ level: 'warn' });
   const runner = new DistributedRunner({ redisUrl: redis.url, prefix: 'bench', runId, log });
   try {
-    const model = await resolveModel({});
-    const s = await featurizeJob({
+    return await featurizeJob({
       input: openStore(data),
       output: openStore(out),
-      model,
+      model: await resolveModel({}),
       batchSize: 16,
-      partitionSize: PARTITION,
+      partitionSize,
       maxPixels: DEFAULT_MAX_PIXELS,
       overwrite: true,
       runner,
       progress: createProgress({ unit: 'images', quiet: true }),
       log,
     });
+  } finally {
+    await runner.close();
+  }
+}
+
+/**
+ * The featurize stage of `images` images through `workers` `fruits worker` processes, in steady
+ * state: a warm-up job first gives every worker a task, so that each has loaded its model before
+ * the clock starts (a fixed cost that would otherwise weigh twice as much in the shorter run).
+ */
+async function featurizeThroughput(redis: RedisServer, data: string, workers: number, runId: string, pin: boolean, warmup: string) {
+  const procs = Array.from({ length: workers }, () => startWorker(redis.url, ['--threads', '1', '--prefix', 'bench']));
+  await Promise.all(procs.map((w) => w.ready));
+  // Pinned: worker i on core i (all its threads, and those it starts later), so that one worker
+  // cannot borrow a second core for decoding while it runs alone: the same CPU budget per worker.
+  if (pin) procs.forEach((w, i) => execFileSync('taskset', ['-a', '-p', '-c', String(i % os.availableParallelism()), String(w.pid)], { stdio: 'ignore' }));
+  const out = path.join(os.tmpdir(), `fruits-bench-dist-${runId}`);
+  try {
+    await featurizeVia(redis, warmup, `${out}-warmup`, `${runId}-warmup`, WARMUP_PARTITION);
+    const tasksDone = () => procs.map((w) => (w.output().match(/featurize partition \d+: done/g) ?? []).length);
+    const before = tasksDone();
+    const warmed = before.filter((n) => n > 0).length;
+    const cpuAtStart = procs.reduce((sum, w) => sum + cpuSecondsOf(w.pid), 0); // start-up and warm-up excluded
+    const s = await featurizeVia(redis, data, out, runId, PARTITION);
     const cpuSeconds = procs.reduce((sum, w) => sum + cpuSecondsOf(w.pid), 0) - cpuAtStart;
-    const perWorker = procs.map((w) => (w.output().match(/featurize partition \d+: done/g) ?? []).length).join(',');
+    const perWorker = tasksDone()
+      .map((n, i) => n - before[i])
+      .join(',');
     const sidecars = await fs.readdir(path.join(out, '_parts'));
     const partitionSeconds = await Promise.all(sidecars.map(async (n) => (JSON.parse(await fs.readFile(path.join(out, '_parts', n), 'utf8')) as { rows: number; seconds: { total: number } })));
     const full = partitionSeconds.filter((p) => p.rows === PARTITION).map((p) => p.seconds.total);
-    return { imagesPerSecond: s.rows / s.seconds, seconds: s.seconds, partitionSeconds: full.length ? Math.min(...full) : NaN, coresUsed: cpuSeconds / s.seconds, imagesPerCpuSecond: s.rows / cpuSeconds, perWorker };
+    return { imagesPerSecond: s.rows / s.seconds, seconds: s.seconds, partitionSeconds: full.length ? Math.min(...full) : NaN, coresUsed: cpuSeconds / s.seconds, imagesPerCpuSecond: s.rows / cpuSeconds, perWorker, warmed };
   } finally {
-    await runner.close();
     await stopWorkers(procs);
     await fs.rm(out, { recursive: true, force: true });
+    await fs.rm(`${out}-warmup`, { recursive: true, force: true });
   }
 }
 
 export async function benchDistributed(opts: { overheadTasks?: number; images?: number } = {}): Promise<Record<string, number | string>> {
   process.env.FRUITS_MODEL_DIR ??= modelDir;
-  const images = opts.images ?? 2 * PARTITION;
+  const images = opts.images ?? 4 * PARTITION; // two partitions per worker with two workers
   const redis = await startRedis();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fruits-bench-queue-'));
   try {
     const q = await queueOverhead(redis, dir, opts.overheadTasks ?? 200);
     const data = await repeatedDataset(images);
-    const one = await featurizeThroughput(redis, data, 1, 'bench-1w', false);
-    const two = await featurizeThroughput(redis, data, 2, 'bench-2w', false);
+    const warmup = await repeatedDataset(4 * WARMUP_PARTITION);
+    const one = await featurizeThroughput(redis, data, 1, 'bench-1w', false, warmup);
+    const two = await featurizeThroughput(redis, data, 2, 'bench-2w', false, warmup);
     const canPin = (() => {
       try {
         execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
@@ -137,8 +157,8 @@ export async function benchDistributed(opts: { overheadTasks?: number; images?: 
         return false;
       }
     })();
-    const onePinned = canPin ? await featurizeThroughput(redis, data, 1, 'bench-1w-pinned', true) : undefined;
-    const twoPinned = canPin ? await featurizeThroughput(redis, data, 2, 'bench-2w-pinned', true) : undefined;
+    const onePinned = canPin ? await featurizeThroughput(redis, data, 1, 'bench-1w-pinned', true, warmup) : undefined;
+    const twoPinned = canPin ? await featurizeThroughput(redis, data, 2, 'bench-2w-pinned', true, warmup) : undefined;
     const pinnedSpeedup = onePinned && twoPinned ? twoPinned.imagesPerSecond / onePinned.imagesPerSecond : NaN;
     const partitionMs = Math.min(one.partitionSeconds, two.partitionSeconds) * 1000;
     const speedup = two.imagesPerSecond / one.imagesPerSecond;
@@ -158,6 +178,7 @@ export async function benchDistributed(opts: { overheadTasks?: number; images?: 
       'featurize: 1 worker, cores used': one.coresUsed,
       'featurize: 2 workers, cores used': two.coresUsed,
       'featurize: 2 workers, partitions done by each': two.perWorker,
+      'featurize: 2 workers, warmed up before timing': two.warmed,
       'featurize pinned (1 core per worker): 1 worker, images/s': onePinned?.imagesPerSecond ?? NaN,
       'featurize pinned (1 core per worker): 2 workers, images/s': twoPinned?.imagesPerSecond ?? NaN,
       'speedup pinned 2 workers / 1': pinnedSpeedup,
