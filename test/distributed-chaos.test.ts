@@ -3,11 +3,11 @@
 // another worker, and the output still holds every image exactly once.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { QueueEvents } from 'bullmq';
 import { collect, show } from './helpers/cli.js';
-import { miniTestClasses, miniTestDir, miniTestImages, tempDir } from './helpers/paths.js';
-import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess, killChildren, spawnTracked } from './helpers/redis.js';
+import { miniTestClasses, miniTestDir, miniTestImages } from './helpers/paths.js';
+import { spawnTracked, startWorker, stopWorkers, taskQueue, useCluster, waitFor, type WorkerProcess } from './helpers/redis.js';
 import { countRows } from './helpers/datasets.js';
 import { lit, query } from './helpers/duckdb.js';
 
@@ -18,32 +18,16 @@ const RUN_ID = 'chaos-1';
 const KILLS = 3;
 
 describe('distributed workers that die or are stopped', () => {
-  let tmp: { dir: string; cleanup: () => Promise<void> };
-  let redis: RedisServer;
-  const workers: WorkerProcess[] = [];
-
-  before(async () => {
-    tmp = await tempDir('chaos');
-    redis = await startRedis();
-    for (let i = 0; i < 3; i++) workers.push(startWorker(redis.url));
-    await Promise.all(workers.map((w) => w.ready));
-  });
-
-  after(async () => {
-    killChildren();
-    await stopWorkers(workers);
-    await redis?.stop();
-    await tmp?.cleanup();
-  });
+  const cluster = useCluster('chaos', { workers: 3 });
 
   it('re-runs the tasks of killed workers elsewhere: every image exactly once', { timeout: 300_000 }, async () => {
-    const out = path.join(tmp.dir, 'out');
-    const queue = taskQueue(redis);
-    const events = new QueueEvents('tasks', { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, prefix: 'fruits' });
+    const out = path.join(cluster.dir, 'out');
+    const queue = taskQueue(cluster.redis);
+    const events = new QueueEvents('tasks', { connection: { host: '127.0.0.1', port: cluster.redis.port, maxRetriesPerRequest: null }, prefix: 'fruits' });
     const stalled: string[] = [];
     events.on('stalled', ({ jobId }) => stalled.push(jobId));
     await events.waitUntilReady();
-    const coordinator = spawnTracked(['run', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '100', '--engine', 'distributed', '--redis', redis.url, '--run-id', RUN_ID, '--json', '--quiet']);
+    const coordinator = spawnTracked(['run', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '100', '--engine', 'distributed', '--redis', cluster.redis.url, '--run-id', RUN_ID, '--json', '--quiet']);
     const result = collect(coordinator);
     let finished = false;
     void result.then(() => (finished = true));
@@ -58,7 +42,7 @@ describe('distributed workers that die or are stopped', () => {
             if (finished) return null;
             const active = (await queue.getActive()).filter((j) => j.id?.startsWith(`${RUN_ID}/featurize-`) && typeof j.progress === 'number' && j.progress > 0 && j.progress < 100);
             const pick = active[Math.floor(Math.random() * active.length)];
-            const worker = pick && workers.find((w) => pick.processedBy?.endsWith(`:${w.pid}`) && w.child.exitCode === null && w.child.signalCode === null);
+            const worker = pick && cluster.workers.find((w) => pick.processedBy?.endsWith(`:${w.pid}`) && w.child.exitCode === null && w.child.signalCode === null);
             return worker ? { worker, job: pick.id!, progress: pick.progress as number } : undefined;
           },
           180_000,
@@ -66,8 +50,8 @@ describe('distributed workers that die or are stopped', () => {
         if (!victim) break;
         victim.worker.child.kill('SIGKILL');
         kills.push({ pid: victim.worker.pid, job: victim.job, progress: victim.progress });
-        const replacement = startWorker(redis.url);
-        workers.push(replacement);
+        const replacement = startWorker(cluster.redis.url);
+        cluster.workers.push(replacement);
         await replacement.ready;
       }
       const r = await result;
@@ -94,22 +78,22 @@ describe('distributed workers that die or are stopped', () => {
   });
 
   it('lets a worker finish its task on SIGTERM, and hand it back at once on a second signal', { timeout: 300_000 }, async () => {
-    await stopWorkers(workers.splice(0)); // idle workers stop at once on SIGTERM
-    const out = path.join(tmp.dir, 'term');
-    const queue = taskQueue(redis);
-    const events = new QueueEvents('tasks', { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, prefix: 'fruits' });
+    await stopWorkers(cluster.workers.splice(0)); // idle workers stop at once on SIGTERM
+    const out = path.join(cluster.dir, 'term');
+    const queue = taskQueue(cluster.redis);
+    const events = new QueueEvents('tasks', { connection: { host: '127.0.0.1', port: cluster.redis.port, maxRetriesPerRequest: null }, prefix: 'fruits' });
     const stalled: string[] = [];
     events.on('stalled', ({ jobId }) => stalled.push(jobId));
     await events.waitUntilReady();
-    const result = collect(spawnTracked(['run', miniTestDir, out, '--limit', '300', '--partition-size', '100', '--engine', 'distributed', '--redis', redis.url, '--run-id', 'term-1', '--json', '--quiet']));
+    const result = collect(spawnTracked(['run', miniTestDir, out, '--limit', '300', '--partition-size', '100', '--engine', 'distributed', '--redis', cluster.redis.url, '--run-id', 'term-1', '--json', '--quiet']));
     const busy = (w: WorkerProcess) =>
       waitFor('a worker in the middle of a partition', async () => {
         const job = (await queue.getActive()).find((j) => j.processedBy?.endsWith(`:${w.pid}`) && typeof j.progress === 'number' && j.progress > 0 && j.progress < 100);
         return job?.id;
       });
     try {
-      const finisher = startWorker(redis.url);
-      workers.push(finisher);
+      const finisher = startWorker(cluster.redis.url);
+      cluster.workers.push(finisher);
       const finished = await busy(finisher);
       finisher.child.kill('SIGTERM');
       const f = await finisher.exited;
@@ -118,8 +102,8 @@ describe('distributed workers that die or are stopped', () => {
       const partition = Number(/featurize-(\d+)$/.exec(finished)![1]);
       assert.match(finisher.output(), new RegExp(`featurize partition ${partition}: done`));
 
-      const releaser = startWorker(redis.url);
-      workers.push(releaser);
+      const releaser = startWorker(cluster.redis.url);
+      cluster.workers.push(releaser);
       const released = await busy(releaser);
       releaser.child.kill('SIGTERM');
       await waitFor('the first signal to be handled', () => (/SIGTERM: stopping/.test(releaser.output()) ? true : undefined), 30_000);
@@ -129,8 +113,8 @@ describe('distributed workers that die or are stopped', () => {
       assert.match(releaser.output(), /SIGTERM again: handed 1 running task back to the queue/);
       assert.equal(await queue.getJobState(released), 'waiting', 'the task is back in the queue, for the next worker');
 
-      const last = startWorker(redis.url);
-      workers.push(last);
+      const last = startWorker(cluster.redis.url);
+      cluster.workers.push(last);
       const r = await result;
       assert.equal(r.code, 0, show(r));
       assert.deepEqual(stalled, [], 'nothing was left to the stalled-job check');

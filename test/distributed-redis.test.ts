@@ -5,38 +5,22 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { collect, show } from './helpers/cli.js';
-import { miniTestDir, tempDir } from './helpers/paths.js';
-import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess, killChildren, spawnTracked } from './helpers/redis.js';
+import { miniTestDir } from './helpers/paths.js';
+import { spawnTracked, taskQueue, useCluster, waitFor } from './helpers/redis.js';
 import { countRows, readPcaModel } from './helpers/datasets.js';
 
 const IMAGES = 600;
 
 describe('distributed run across a Redis restart', () => {
-  let tmp: { dir: string; cleanup: () => Promise<void> };
-  let redis: RedisServer;
-  const workers: WorkerProcess[] = [];
-
-  before(async () => {
-    tmp = await tempDir('dist-redis');
-    redis = await startRedis();
-    workers.push(startWorker(redis.url), startWorker(redis.url));
-    await Promise.all(workers.map((w) => w.ready));
-  });
-
-  after(async () => {
-    killChildren();
-    await stopWorkers(workers);
-    await redis?.stop();
-    await tmp?.cleanup();
-  });
+  const cluster = useCluster('dist-redis', { workers: 2 });
 
   it('submits the lost tasks again and completes: every image exactly once', { timeout: 300_000 }, async () => {
-    const out = path.join(tmp.dir, 'out');
-    const coordinator = spawnTracked(['run', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '50', '--engine', 'distributed', '--redis', redis.url, '--run-id', 'redis-1', '--json', '--quiet']);
+    const out = path.join(cluster.dir, 'out');
+    const coordinator = spawnTracked(['run', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '50', '--engine', 'distributed', '--redis', cluster.redis.url, '--run-id', 'redis-1', '--json', '--quiet']);
     const result = collect(coordinator);
-    const queue = taskQueue(redis);
+    const queue = taskQueue(cluster.redis);
     let waitingAtRestart: number;
     try {
       const sidecars = async () => (await fs.readdir(path.join(out, 'features', '_parts')).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).length;
@@ -45,7 +29,7 @@ describe('distributed run across a Redis restart', () => {
     } finally {
       await queue.close();
     }
-    await redis.restart(); // SIGKILL, and an empty Redis on the same port
+    await cluster.redis.restart(); // SIGKILL, and an empty Redis on the same port
 
     const r = await result;
     assert.equal(r.code, 0, show(r));
@@ -57,7 +41,7 @@ describe('distributed run across a Redis restart', () => {
     assert.equal(summary.transform.rows, IMAGES);
     assert.ok((await readPcaModel(out)).k > 0);
     // The workers lived through it: they were still working after the restart.
-    for (const w of workers) assert.equal(w.child.exitCode, null, w.output());
-    assert.ok(workers.some((w) => /transform part-\d+\.parquet: done/.test(w.output())));
+    for (const w of cluster.workers) assert.equal(w.child.exitCode, null, w.output());
+    assert.ok(cluster.workers.some((w) => /transform part-\d+\.parquet: done/.test(w.output())));
   });
 });

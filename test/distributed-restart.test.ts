@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { collect, errorLines, show } from './helpers/cli.js';
-import { miniTestDir, tempDir } from './helpers/paths.js';
-import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess, killChildren, runTracked, spawnTracked } from './helpers/redis.js';
+import { miniTestDir } from './helpers/paths.js';
+import { runTracked, spawnTracked, startWorker, taskQueue, useCluster, waitFor, type WorkerProcess } from './helpers/redis.js';
 import { assertSamePca, assertSameRows, countRows, readPcaModel, readRows } from './helpers/datasets.js';
 
 const TIMEOUT = { timeout: 240_000 };
@@ -22,26 +22,12 @@ function featurizedPartitions(workers: WorkerProcess[], runId: string): number[]
 }
 
 describe('distributed run failures', () => {
-  let tmp: { dir: string; cleanup: () => Promise<void> };
-  let redis: RedisServer;
-  const workers: WorkerProcess[] = [];
-
-  before(async () => {
-    tmp = await tempDir('dist-restart');
-    redis = await startRedis();
-  });
-
-  after(async () => {
-    killChildren();
-    await stopWorkers(workers);
-    await redis?.stop();
-    await tmp?.cleanup();
-  });
+  const cluster = useCluster('dist-restart');
 
   it('fails after the attempts of a task whose plan file is damaged, naming the partition; a rerun retries it', TIMEOUT, async () => {
-    const out = path.join(tmp.dir, 'damaged');
-    const args = ['run', miniTestDir, out, '--limit', '400', '--partition-size', '100', '--engine', 'distributed', '--redis', redis.url, '--run-id', 'damaged-1', '--quiet'];
-    const queue = taskQueue(redis);
+    const out = path.join(cluster.dir, 'damaged');
+    const args = ['run', miniTestDir, out, '--limit', '400', '--partition-size', '100', '--engine', 'distributed', '--redis', cluster.redis.url, '--run-id', 'damaged-1', '--quiet'];
+    const queue = taskQueue(cluster.redis);
     try {
       // No worker yet: the tasks wait in the queue while the plan of partition 2 is damaged.
       const coordinator = collect(spawnTracked(args));
@@ -50,8 +36,8 @@ describe('distributed run failures', () => {
       const plan = JSON.parse(await fs.readFile(planFile, 'utf8')) as { images: { key: string }[] };
       plan.images[0].key = 'Someone/else.jpg'; // valid JSON, but it no longer matches its fingerprint
       await fs.writeFile(planFile, JSON.stringify(plan));
-      workers.push(startWorker(redis.url), startWorker(redis.url));
-      await Promise.all(workers.map((w) => w.ready));
+      cluster.workers.push(startWorker(cluster.redis.url), startWorker(cluster.redis.url));
+      await Promise.all(cluster.workers.map((w) => w.ready));
 
       const r = await coordinator;
       assert.equal(r.code, 1, show(r));
@@ -59,7 +45,7 @@ describe('distributed run failures', () => {
       assert.equal(lines.length, 1, show(r));
       assert.match(lines[0], /^fruits: error: featurize partition 2 failed after 3 attempts: .*_plan\/part-00002\.json: damaged partition plan$/);
       assert.ok(!existsSync(path.join(out, 'features', '_SUCCESS')), 'a failed run must not mark the dataset complete');
-      const tries = workers.flatMap((w) => [...w.output().matchAll(/featurize partition 2: failed/g)]).length;
+      const tries = cluster.workers.flatMap((w) => [...w.output().matchAll(/featurize partition 2: failed/g)]).length;
       assert.equal(tries, 3, 'three attempts of partition 2');
 
       // The rerun writes the plan again (whole) and gives the failed job a fresh set of attempts.
@@ -67,24 +53,24 @@ describe('distributed run failures', () => {
       assert.equal(again.code, 0, show(again));
       assert.match(again.stderr, /featurize partition 2 had failed in an earlier attempt of run damaged-1: trying it again/);
       assert.deepEqual(await countRows(path.join(out, 'features')), { rows: 400, paths: 400 });
-      assert.deepEqual(featurizedPartitions(workers, 'damaged-1'), [0, 1, 2, 3], 'each partition featurized once, the damaged one once it was whole');
+      assert.deepEqual(featurizedPartitions(cluster.workers, 'damaged-1'), [0, 1, 2, 3], 'each partition featurized once, the damaged one once it was whole');
     } finally {
       await queue.close();
     }
   });
 
   it('re-attaches a restarted coordinator (same --run-id) to its jobs: no task twice, the output of an uninterrupted run', TIMEOUT, async () => {
-    const reference = path.join(tmp.dir, 'reference');
-    const out = path.join(tmp.dir, 'restarted');
+    const reference = path.join(cluster.dir, 'reference');
+    const out = path.join(cluster.dir, 'restarted');
     const common = [miniTestDir, '--limit', '600', '--partition-size', '50'];
     const ref = await runTracked(['run', common[0], reference, ...common.slice(1), '--workers', '2', '--threads', '1', '--quiet']);
     assert.equal(ref.code, 0, show(ref));
 
-    const args = ['run', common[0], out, ...common.slice(1), '--engine', 'distributed', '--redis', redis.url, '--run-id', 'restart-1', '--quiet'];
-    const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null).length;
-    for (let i = live; i < 2; i++) workers.push(startWorker(redis.url));
-    await Promise.all(workers.map((w) => w.ready));
-    const queue = taskQueue(redis);
+    const args = ['run', common[0], out, ...common.slice(1), '--engine', 'distributed', '--redis', cluster.redis.url, '--run-id', 'restart-1', '--quiet'];
+    const live = cluster.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null).length;
+    for (let i = live; i < 2; i++) cluster.workers.push(startWorker(cluster.redis.url));
+    await Promise.all(cluster.workers.map((w) => w.ready));
+    const queue = taskQueue(cluster.redis);
     try {
       const first = spawnTracked(args);
       const firstResult = collect(first);
@@ -114,7 +100,7 @@ describe('distributed run failures', () => {
       await queue.resume().catch(() => undefined);
       await queue.close();
     }
-    assert.deepEqual(featurizedPartitions(workers, 'restart-1'), [...Array(12).keys()], 'each partition featurized exactly once');
+    assert.deepEqual(featurizedPartitions(cluster.workers, 'restart-1'), [...Array(12).keys()], 'each partition featurized exactly once');
     assertSameRows(await readRows(path.join(out, 'features')), await readRows(path.join(reference, 'features')), 'features');
     assertSamePca(await readPcaModel(out), await readPcaModel(reference));
   });

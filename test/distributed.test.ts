@@ -3,11 +3,11 @@
 // byte-equal features, the same PCA — leaves nothing in Redis, and never prints the password.
 // Also: connection errors, the dashboard (read-only by default) and queue-metrics.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Worker } from 'bullmq';
 import { errorLines, show, collect } from './helpers/cli.js';
-import { miniTestDir, tempDir } from './helpers/paths.js';
-import { startRedis, startWorker, stopWorkers, taskQueue, waitFor, type RedisServer, type WorkerProcess, killChildren, runTracked, spawnTracked } from './helpers/redis.js';
+import { miniTestDir } from './helpers/paths.js';
+import { runTracked, spawnTracked, taskQueue, useCluster, waitFor } from './helpers/redis.js';
 import { assertSamePca, assertSameRows, countRows, readPcaModel, readRows } from './helpers/datasets.js';
 import { freePort } from './helpers/free-port.js';
 import path from 'node:path';
@@ -16,30 +16,14 @@ const PASSWORD = 'pa55:w/rd@s3cret';
 const PARTITION = ['--partition-size', '100'];
 
 describe('distributed runs', () => {
-  let tmp: { dir: string; cleanup: () => Promise<void> };
-  let redis: RedisServer;
-  let workers: WorkerProcess[] = [];
-
-  before(async () => {
-    tmp = await tempDir('distributed');
-    redis = await startRedis({ password: PASSWORD });
-    workers = [startWorker(redis.url), startWorker(redis.url)];
-    await Promise.all(workers.map((w) => w.ready));
-  });
-
-  after(async () => {
-    killChildren();
-    await stopWorkers(workers);
-    await redis?.stop();
-    await tmp?.cleanup();
-  });
+  const cluster = useCluster('distributed', { workers: 2, password: PASSWORD });
 
   it('gives the output of a local run: rows, features byte for byte, PCA; and leaves nothing in Redis', { timeout: 400_000 }, async () => {
-    const local = path.join(tmp.dir, 'local');
-    const dist = path.join(tmp.dir, 'dist');
+    const local = path.join(cluster.dir, 'local');
+    const dist = path.join(cluster.dir, 'dist');
     const l = await runTracked(['run', miniTestDir, local, ...PARTITION, '--workers', '2', '--threads', '1', '--json', '--quiet']);
     assert.equal(l.code, 0, show(l));
-    const d = await runTracked(['run', miniTestDir, dist, ...PARTITION, '--engine', 'distributed', '--redis', redis.url, '--run-id', 'same-1', '--json', '--quiet']);
+    const d = await runTracked(['run', miniTestDir, dist, ...PARTITION, '--engine', 'distributed', '--redis', cluster.redis.url, '--run-id', 'same-1', '--json', '--quiet']);
     assert.equal(d.code, 0, show(d));
     const summary = JSON.parse(d.stdout.trim().split('\n').pop()!) as { runId: string; featurize: { rows: number; partitions: number } };
     assert.equal(summary.runId, 'same-1');
@@ -52,12 +36,12 @@ describe('distributed runs', () => {
     assertSameRows(await readRows(path.join(dist, 'reduced')), await readRows(path.join(local, 'reduced')), 'reduced');
 
     // Both workers took part, and each partition was featurized exactly once.
-    const done = workers.map((w) => [...w.output().matchAll(/featurize partition (\d+): done/g)].map((m) => Number(m[1])));
+    const done = cluster.workers.map((w) => [...w.output().matchAll(/featurize partition (\d+): done/g)].map((m) => Number(m[1])));
     assert.ok(done.every((parts) => parts.length > 0), `a worker did nothing: ${JSON.stringify(done)}`);
     assert.deepEqual(done.flat().sort((a, b) => a - b), [...Array(12).keys()]);
 
     // A finished run removes its jobs: no stale result can stand in for work under this run id.
-    const queue = taskQueue(redis);
+    const queue = taskQueue(cluster.redis);
     try {
       const counts = await queue.getJobCounts();
       assert.deepEqual(Object.values(counts).filter((n) => n > 0), [], `jobs left in Redis: ${JSON.stringify(counts)}`);
@@ -66,13 +50,13 @@ describe('distributed runs', () => {
     }
 
     // The password is in every URL given, and in no output.
-    for (const text of [d.stdout, d.stderr, ...workers.map((w) => w.output())]) assert.ok(!text.includes('s3cret'), `the password was printed:\n${text}`);
+    for (const text of [d.stdout, d.stderr, ...cluster.workers.map((w) => w.output())]) assert.ok(!text.includes('s3cret'), `the password was printed:\n${text}`);
     assert.match(d.stderr, /distributed run same-1 on redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ \(queue prefix fruits\)/);
   });
 
   it('says in one line why Redis cannot be used, without the password', async () => {
-    const out = path.join(tmp.dir, 'bad');
-    const wrong = redis.url.replace(encodeURIComponent(PASSWORD), 'Wr0ngSecret');
+    const out = path.join(cluster.dir, 'bad');
+    const wrong = cluster.redis.url.replace(encodeURIComponent(PASSWORD), 'Wr0ngSecret');
     const r = await runTracked(['run', miniTestDir, out, '--limit', '10', '--engine', 'distributed', '--redis', wrong]);
     assert.equal(r.code, 1, show(r));
     const lines = errorLines(r.stderr);
@@ -89,7 +73,7 @@ describe('distributed runs', () => {
     assert.match(badUrl.stderr, /fruits: error: --redis: invalid Redis URL 'http:\/\/user:\*\*\*@host:1': the scheme must be redis:\/\/ or rediss:\/\//);
     assert.ok(!badUrl.stderr.includes('Hidden1'));
 
-    const badRunId = await runTracked(['run', miniTestDir, out, '--engine', 'distributed', '--redis', redis.url, '--run-id', 'a:b']);
+    const badRunId = await runTracked(['run', miniTestDir, out, '--engine', 'distributed', '--redis', cluster.redis.url, '--run-id', 'a:b']);
     assert.equal(badRunId.code, 1, show(badRunId));
     assert.match(badRunId.stderr, /--run-id: invalid value 'a:b'/);
   });
@@ -97,7 +81,7 @@ describe('distributed runs', () => {
   it('serves the dashboard read-only unless --read-write', async () => {
     for (const readWrite of [false, true]) {
       const port = await freePort();
-      const child = spawnTracked(['dashboard', '--redis', redis.url, '--port', String(port), ...(readWrite ? ['--read-write'] : [])]);
+      const child = spawnTracked(['dashboard', '--redis', cluster.redis.url, '--port', String(port), ...(readWrite ? ['--read-write'] : [])]);
       const result = collect(child);
       let log = '';
       child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
@@ -112,7 +96,7 @@ describe('distributed runs', () => {
         assert.ok(tasks, JSON.stringify(api.queues.map((q) => q.name)));
         assert.equal(tasks.readOnlyMode, !readWrite);
         // Job ids contain '/' (run/stage/task): the job page must still find them.
-        const queue = taskQueue(redis);
+        const queue = taskQueue(cluster.redis);
         try {
           await queue.add('featurize partition 0', { type: 'stage', runId: 'dash', stage: 'featurize-1', tasks: 0 }, { jobId: 'dash/featurize-1/barrier', delay: 3_600_000 });
           const job = await fetch(`${base}/api/queues/tasks/${encodeURIComponent('dash/featurize-1/barrier')}`);
@@ -136,12 +120,12 @@ describe('distributed runs', () => {
 
   it('queue-metrics publishes waiting + active jobs as QueueDepth and ActiveJobs (--dry-run)', async () => {
     const prefix = 'metrics-test';
-    const queue = taskQueue(redis, prefix);
-    const taker = new Worker('tasks', null, { connection: { host: '127.0.0.1', port: redis.port, password: PASSWORD, maxRetriesPerRequest: null }, prefix, autorun: false });
+    const queue = taskQueue(cluster.redis, prefix);
+    const taker = new Worker('tasks', null, { connection: { host: '127.0.0.1', port: cluster.redis.port, password: PASSWORD, maxRetriesPerRequest: null }, prefix, autorun: false });
     try {
       for (let i = 0; i < 4; i++) await queue.add('staged', { i });
       await taker.getNextJob('test-token'); // one of the four becomes active
-      const r = await runTracked(['queue-metrics', '--redis', redis.url, '--prefix', prefix, '--namespace', 'Fruits', '--once', '--dry-run']);
+      const r = await runTracked(['queue-metrics', '--redis', cluster.redis.url, '--prefix', prefix, '--namespace', 'Fruits', '--once', '--dry-run']);
       assert.equal(r.code, 0, show(r));
       const sent = JSON.parse(r.stdout.trim()) as { Namespace: string; MetricData: { MetricName: string; Value: number; Unit: string }[] };
       assert.equal(sent.Namespace, 'Fruits');
@@ -152,7 +136,7 @@ describe('distributed runs', () => {
           ['ActiveJobs', 1, 'Count'],
         ],
       );
-      const bad = await runTracked(['queue-metrics', '--redis', redis.url, '--namespace', 'AWS/ECS', '--once', '--dry-run']);
+      const bad = await runTracked(['queue-metrics', '--redis', cluster.redis.url, '--namespace', 'AWS/ECS', '--once', '--dry-run']);
       assert.equal(bad.code, 2, show(bad));
     } finally {
       await taker.close(true);

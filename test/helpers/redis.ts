@@ -5,9 +5,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { Queue } from 'bullmq';
 import { collect, spawnCli, type CliOptions, type CliResult } from './cli.js';
 import { freePort } from './free-port.js';
+import { tempDir } from './paths.js';
 
 export const REDIS_SERVER = process.env.FRUITS_REDIS_SERVER ?? '/usr/bin/redis-server';
 
@@ -153,4 +155,36 @@ export function runTracked(args: string[], opts: CliOptions = {}): Promise<CliRe
 export function killChildren(): void {
   for (const c of children) c.kill('SIGKILL');
   children.clear();
+}
+
+export interface Cluster {
+  /** A temporary folder for the block's outputs. */
+  dir: string;
+  redis: RedisServer;
+  /** The `fruits worker` processes; tests may start more here (all are stopped after the block). */
+  workers: WorkerProcess[];
+}
+
+/**
+ * The setting of a distributed test block: a temporary folder, a redis-server and `workers`
+ * `fruits worker` processes, ready before the block's first test; after its last, every child a
+ * test left running is killed, the workers stopped, Redis stopped and the folder removed.
+ */
+export function useCluster(name: string, opts: { workers?: number; password?: string } = {}): Cluster {
+  const cluster = { workers: [] } as unknown as Cluster;
+  let tmp: { dir: string; cleanup: () => Promise<void> } | undefined;
+  before(async () => {
+    tmp = await tempDir(name);
+    cluster.dir = tmp.dir;
+    cluster.redis = await startRedis({ password: opts.password });
+    for (let i = 0; i < (opts.workers ?? 0); i++) cluster.workers.push(startWorker(cluster.redis.url));
+    await Promise.all(cluster.workers.map((w) => w.ready));
+  });
+  after(async () => {
+    killChildren();
+    await stopWorkers(cluster.workers);
+    await cluster.redis?.stop();
+    await tmp?.cleanup();
+  });
+  return cluster;
 }
