@@ -7,9 +7,9 @@ import { formatCount, formatPercent, formatSeconds } from '../report/format.js';
 import { REPORT_CSS } from '../report/style.js';
 import type { Evaluation, Mistake } from './evaluate.js';
 import { CollectingLogger } from '../report/charts.js';
-import { chartScripts } from '../report/html.js';
+import { chartScripts, pageHead } from '../report/html.js';
+import { SOFTWARE } from '../version.js';
 
-const CSP = "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:";
 
 export const MAX_PAIRS = 25;
 
@@ -213,15 +213,7 @@ export function renderEvaluationHtml(e: Evaluation, thumbnails: Map<string, stri
 ${shown.map((m) => mistakeCard(m, thumbnails.get(m.path))).join('\n')}
   </ul>`
     : '<p class="empty ok">No mistakes: every row was classified correctly.</p>';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="${CSP}">
-<title>${escapeHtml(title)}</title>
-<style>${REPORT_CSS}${EXTRA_CSS}</style>
-</head>
+  return `${pageHead(title, REPORT_CSS + EXTRA_CSS, SOFTWARE.version)}
 <body>
 <header class="top">
   <div class="wrap">

@@ -21,16 +21,7 @@ export function renderReportHtml(input: RunReport): string {
   const report = parseRunReport(input);
   const { specs } = buildChartSpecs(report);
   const title = `${report.title} · ${report.runId}`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="${CSP}">
-<meta name="generator" content="fruits ${escapeHtml(report.softwareVersion)}">
-<title>${escapeHtml(title)}</title>
-<style>${REPORT_CSS}</style>
-</head>
+  return `${pageHead(title, REPORT_CSS, report.softwareVersion)}
 <body>
 <header class="top">
   <div class="wrap">
@@ -189,6 +180,22 @@ function card(id: string, heading: string, body: string): string {
 function timeTag(iso: string): string {
   const utc = new Date(iso).toISOString();
   return `<time datetime="${escapeHtml(utc)}">${escapeHtml(`${utc.slice(0, 10)} ${utc.slice(11, 16)} UTC`)}</time>`;
+}
+
+/**
+ * The start of a report page, up to </head>: a CSP that lets nothing be fetched (the page is
+ * self-contained) — shared by the run report and the evaluation report.
+ */
+export function pageHead(title: string, css: string, softwareVersion?: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+${softwareVersion === undefined ? '' : `<meta name="generator" content="fruits ${escapeHtml(softwareVersion)}">\n`}<title>${escapeHtml(title)}</title>
+<style>${css}</style>
+</head>`;
 }
 
 /**
