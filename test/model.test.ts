@@ -19,7 +19,7 @@ import { UserError } from '../src/util/errors.js';
 import { featurize } from './helpers/cli.js';
 import { makeImage } from './helpers/corpus.js';
 import { footerMetadata } from './helpers/duckdb.js';
-import { linkSubset, miniTestDir, modelsDir, SHARED_MODEL_SHA256, sharedModelPath, tempDir } from './helpers/paths.js';
+import { linkSubset, miniTestDir, SHARED_MODEL_SHA256, sharedModelPath, tempDir } from './helpers/paths.js';
 
 const validSpec = (): Record<string, unknown> => ({
   id: 'my-model_1.0',

@@ -2,7 +2,7 @@
 // _SUCCESS. Resumable: a partition whose part and summary exist with the same fingerprint is
 // not run again.
 import sharp from 'sharp';
-import { assertHasImages, listImages, type ImageRef } from '../source/listing.js';
+import { assertHasImages, listImages } from '../source/listing.js';
 import { partFileName, planPartitions, writePlan, type Partition } from '../source/partition.js';
 import { MANIFEST, REJECTS, SUCCESS, checkOutputLocation, readJson, sidecarKey, toCsv, writeJson } from '../sink/dataset.js';
 import { FEATURES_FORMAT, configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';

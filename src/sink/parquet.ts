@@ -4,7 +4,6 @@
 import {
   Field,
   Float32,
-  Int32,
   List,
   RecordBatch,
   Schema,
