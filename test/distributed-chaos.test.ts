@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { QueueEvents } from 'bullmq';
+import { QueueEvents, type Queue } from 'bullmq';
 import { collect, show } from './helpers/cli.js';
 import { miniTestClasses, miniTestDir, miniTestImages } from './helpers/paths.js';
-import { spawnTracked, startWorker, stopWorkers, taskQueue, useCluster, waitFor, type WorkerProcess } from './helpers/redis.js';
+import { spawnTracked, startWorker, stopWorkers, taskQueue, useCluster, waitFor, type RedisServer, type WorkerProcess } from './helpers/redis.js';
 import { countRows } from './helpers/datasets.js';
 import { lit, query } from './helpers/duckdb.js';
 
@@ -17,16 +17,29 @@ const RUN_ID = 'chaos-1';
 // even if all three hit the same partition.
 const KILLS = 3;
 
+/** The task queue, and the ids of the jobs BullMQ reports stalled (a dead worker's) from now on. */
+async function watchQueue(redis: RedisServer): Promise<{ queue: Queue; stalled: string[]; close: () => Promise<void> }> {
+  const queue = taskQueue(redis);
+  const events = new QueueEvents('tasks', { connection: { host: '127.0.0.1', port: redis.port, password: redis.password, maxRetriesPerRequest: null }, prefix: 'fruits' });
+  const stalled: string[] = [];
+  events.on('stalled', ({ jobId }) => stalled.push(jobId));
+  await events.waitUntilReady();
+  return {
+    queue,
+    stalled,
+    close: async () => {
+      await events.close();
+      await queue.close();
+    },
+  };
+}
+
 describe('distributed workers that die or are stopped', () => {
   const cluster = useCluster('chaos', { workers: 3 });
 
   it('re-runs the tasks of killed workers elsewhere: every image exactly once', { timeout: 300_000 }, async () => {
     const out = path.join(cluster.dir, 'out');
-    const queue = taskQueue(cluster.redis);
-    const events = new QueueEvents('tasks', { connection: { host: '127.0.0.1', port: cluster.redis.port, maxRetriesPerRequest: null }, prefix: 'fruits' });
-    const stalled: string[] = [];
-    events.on('stalled', ({ jobId }) => stalled.push(jobId));
-    await events.waitUntilReady();
+    const { queue, stalled, close } = await watchQueue(cluster.redis);
     const coordinator = spawnTracked(['run', miniTestDir, out, '--limit', String(IMAGES), '--partition-size', '100', '--engine', 'distributed', '--redis', cluster.redis.url, '--run-id', RUN_ID, '--json', '--quiet']);
     const result = collect(coordinator);
     let finished = false;
@@ -72,19 +85,14 @@ describe('distributed workers that die or are stopped', () => {
       assert.equal(summary.featurize.rows, IMAGES);
       assert.equal(summary.transform.rows, IMAGES);
     } finally {
-      await events.close();
-      await queue.close();
+      await close();
     }
   });
 
   it('lets a worker finish its task on SIGTERM, and hand it back at once on a second signal', { timeout: 300_000 }, async () => {
     await stopWorkers(cluster.workers.splice(0)); // idle workers stop at once on SIGTERM
     const out = path.join(cluster.dir, 'term');
-    const queue = taskQueue(cluster.redis);
-    const events = new QueueEvents('tasks', { connection: { host: '127.0.0.1', port: cluster.redis.port, maxRetriesPerRequest: null }, prefix: 'fruits' });
-    const stalled: string[] = [];
-    events.on('stalled', ({ jobId }) => stalled.push(jobId));
-    await events.waitUntilReady();
+    const { queue, stalled, close } = await watchQueue(cluster.redis);
     const result = collect(spawnTracked(['run', miniTestDir, out, '--limit', '300', '--partition-size', '100', '--engine', 'distributed', '--redis', cluster.redis.url, '--run-id', 'term-1', '--json', '--quiet']));
     const busy = (w: WorkerProcess) =>
       waitFor('a worker in the middle of a partition', async () => {
@@ -120,8 +128,7 @@ describe('distributed workers that die or are stopped', () => {
       assert.deepEqual(stalled, [], 'nothing was left to the stalled-job check');
       assert.deepEqual(await countRows(path.join(out, 'features')), { rows: 300, paths: 300 });
     } finally {
-      await events.close();
-      await queue.close();
+      await close();
     }
   });
 });

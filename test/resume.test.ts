@@ -6,41 +6,13 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { collect, errorLines, featurize, runCli, show, spawnCli } from './helpers/cli.js';
-import { lit, query } from './helpers/duckdb.js';
+import { collect, errorLines, featurize, groupAlive, runCli, show, spawnCli } from './helpers/cli.js';
+import { assertSameRows, readRows, type PartRow } from './helpers/datasets.js';
 import { miniTestDir, tempDir } from './helpers/paths.js';
 
 const IMAGES = 180;
 const PARTITION = 30; // → 6 partitions
 const ARGS = ['--limit', String(IMAGES), '--partition-size', String(PARTITION), '--workers', '1'];
-
-interface PartRow {
-  part: string;
-  path: string;
-  features: Buffer;
-}
-
-/** Every row of every part file, in part order then row order, features as float32 bytes. */
-async function readRows(dir: string): Promise<PartRow[]> {
-  const parts = (await fs.readdir(dir)).filter((n) => /^part-\d+\.parquet$/.test(n)).sort();
-  const rows: PartRow[] = [];
-  for (const part of parts) {
-    for (const r of await query<{ path: string; features: number[] }>(`SELECT path, features FROM read_parquet(${lit(path.join(dir, part))})`)) {
-      rows.push({ part, path: r.path, features: Buffer.from(Float32Array.from(r.features).buffer) });
-    }
-  }
-  return rows;
-}
-
-function assertSameRows(actual: PartRow[], expected: PartRow[], what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: row count`);
-  assert.deepEqual(
-    actual.map((r) => `${r.part} ${r.path}`),
-    expected.map((r) => `${r.part} ${r.path}`),
-    `${what}: the same rows in the same parts and order`,
-  );
-  actual.forEach((r, i) => assert.ok(r.features.equals(expected[i].features), `${what}: features of ${r.path} are byte-equal`));
-}
 
 /** name → mtime and content of the part files and their summaries. */
 async function snapshot(dir: string): Promise<Map<string, { mtimeMs: number; bytes: Buffer }>> {
@@ -58,15 +30,6 @@ async function sidecars(dir: string): Promise<string[]> {
     return (await fs.readdir(path.join(dir, '_parts'))).filter((n) => /^part-\d+\.json$/.test(n)).sort();
   } catch {
     return [];
-  }
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

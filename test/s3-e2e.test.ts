@@ -14,7 +14,7 @@ import { listPartFiles } from '../src/sink/read-dataset.js';
 import { decodeFeatures } from '../src/sink/parquet.js';
 import { parsePcaModel } from '../src/pca/index.js';
 import { inspectDataset } from '../src/cli/inspect.js';
-import { collect, errorLines, runCli, show, spawnCli, type CliResult } from './helpers/cli.js';
+import { collect, errorLines, groupAlive, runCli, show, spawnCli, type CliResult } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { miniTestDir, repoRoot, tempDir } from './helpers/paths.js';
 import { setS3TestEnv, startS3Server, TEST_SECRET_ACCESS_KEY, type S3TestServer } from './helpers/s3-server.js';
@@ -138,15 +138,6 @@ async function keysUnder(store: Store): Promise<Map<string, number>> {
 
 async function json<T = any>(store: Store, key: string): Promise<T> {
   return JSON.parse((await store.read(key)).toString('utf8')) as T;
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 before(async () => {

@@ -47,6 +47,16 @@ export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcess {
   });
 }
 
+/** Whether any process of the group led by `pgid` (a CLI started with `detached`) is alive. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function collect(child: ChildProcess): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
