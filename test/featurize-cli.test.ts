@@ -5,10 +5,11 @@
 // `fruits inspect` and `--help`.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { featurize, runCli, show, type FeaturizeSummaryJson } from './helpers/cli.js';
+import { cliEnv, featurize, runCli, show, type FeaturizeSummaryJson } from './helpers/cli.js';
 import { footerMetadata, lit, query } from './helpers/duckdb.js';
 import { linkSubset, miniTestClasses, miniTestDir, miniTestImages, repoRoot, SHARED_MODEL_SHA256, tempDir } from './helpers/paths.js';
 
@@ -267,6 +268,13 @@ describe('fruits --help', { concurrency: 2 }, () => {
     const v = await runCli(['--version']);
     const pkg = JSON.parse(await fs.readFile(path.join(repoRoot, 'package.json'), 'utf8'));
     assert.equal(v.stdout.trim(), pkg.version);
+  });
+
+  it("`npx fruits` runs the built bin, as the README's first command does (executable, with its shebang)", () => {
+    // npm runs a project's own bin file directly: without the exec bit it is "Permission denied".
+    const r = spawnSync('npm', ['exec', '--no', '--', 'fruits', '--version'], { cwd: repoRoot, encoding: 'utf8', env: cliEnv() });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.equal(r.stdout.trim(), JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
   });
 
   it('`fruits inspect` on a folder without a dataset is one error line', async () => {
