@@ -402,6 +402,11 @@ describe('withFeatureOutput', () => {
     }
   });
 
+  it('refuses a spec whose input name is not the network\'s, naming the inputs there are', async () => {
+    const resolved = { spec: { ...MOBILENET_V2_SHARED, input: { ...MOBILENET_V2_SHARED.input, name: 'data' } }, path: sharedModelPath, sha256: SHARED_MODEL_SHA256 };
+    await assert.rejects(Featurizer.load(resolved, { threads: 1 }), /^Error: model mobilenet_v2_1\.0_224: input 'data' not found \(inputs: input\)$/);
+  });
+
   it('makes Featurizer.load fail with the model id in the message', async () => {
     const resolved = { spec: { ...MOBILENET_V2_SHARED, feature: { tensor: 'pool5', dim: 1280 } }, path: sharedModelPath, sha256: SHARED_MODEL_SHA256 };
     await assert.rejects(Featurizer.load(resolved, { threads: 1 }), /^Error: model mobilenet_v2_1\.0_224: feature tensor 'pool5' is not in the graph/);
