@@ -137,6 +137,26 @@ describe('train → evaluate → predict on the mini dataset', () => {
     assert.match(errorLines(bad.stderr)[0], /^fruits: error: --classifier: invalid value 'svm'/);
   });
 
+  test('a fit that converges before --max-iterations ends its progress at 100 %, not at the cap', async () => {
+    const lines: string[] = [];
+    await trainBundleContents({
+      dataset: data.train,
+      classifier: 'logreg',
+      l2: 1e-4,
+      knnK: 5,
+      holdout: 0,
+      maxIterations: 400,
+      tolerance: 1e-7,
+      log: createLogger({ level: 'silent' }),
+      progress: createProgress({ unit: 'iterations', tty: false, intervalMs: 1e9, write: (l) => lines.push(l) }),
+    });
+    const last = lines.at(-1) ?? '';
+    const m = /^fit λ=0\.0001: (\d+)\/(\d+) iterations \(100%\), .*ETA 0s$/.exec(last);
+    assert.ok(m, JSON.stringify(lines));
+    assert.equal(m[1], m[2]);
+    assert.ok(Number(m[1]) < 400, `converged in ${m[1]} iterations`);
+  });
+
   test('a bundle for another featurizer is refused, by evaluate and by predict', async () => {
     const other = path.join(dir, 'other-model');
     await fs.cp(bundle, other, { recursive: true });

@@ -184,6 +184,8 @@ export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
         init,
         onIteration: () => opts.progress.tick(1),
       });
+      // Converged before the cap: the stage is complete at the iterations it took (not "7 %, ETA 31s").
+      opts.progress.setTotal(r.iterations);
       log.info(`logistic regression λ=${l2} on ${what} (${n}): ${r.iterations} iterations, loss ${r.loss.toFixed(5)}, ${((performance.now() - t) / 1000).toFixed(1)} s (${r.stop})`);
       return r;
     };
