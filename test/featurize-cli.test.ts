@@ -277,13 +277,24 @@ describe('fruits --help', { concurrency: 2 }, () => {
     assert.equal(r.stdout.trim(), JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
   });
 
-  it('`fruits inspect` on a folder without a dataset is one error line', async () => {
+  it('`fruits inspect`, `fit` and `train` where there is no dataset: one error line saying which case', async () => {
     const tmp = await tempDir('inspect-empty');
-    try {
-      const r = await runCli(['inspect', tmp.dir]);
-      assert.equal(r.code, 1);
+    const oneLine = async (args: string[], expected: RegExp) => {
+      const r = await runCli(args);
+      assert.equal(r.code, 1, show(r));
       assert.equal(r.stdout, '');
-      assert.match(r.stderr, /^fruits: error: .*no dataset here \(no part-\*\.parquet files\)\n$/);
+      assert.match(r.stderr, expected);
+    };
+    try {
+      const missing = path.join(tmp.dir, 'typo');
+      const nothing = /^fruits: error: .*: nothing there \(no such folder, or it is empty\)\n$/;
+      await oneLine(['inspect', missing], nothing);
+      await oneLine(['inspect', tmp.dir], nothing);
+      await oneLine(['fit', missing, path.join(tmp.dir, 'pca')], nothing);
+      await oneLine(['train', missing, path.join(tmp.dir, 'bundle')], nothing);
+      await fs.writeFile(path.join(tmp.dir, 'notes.txt'), 'not a dataset');
+      await oneLine(['inspect', tmp.dir], /^fruits: error: .*no dataset here \(no part-\*\.parquet files\)\n$/);
+      await oneLine(['fit', tmp.dir, path.join(tmp.dir, 'pca')], /^fruits: error: .*not a fruits features dataset \(no _manifest\.json\)\n$/);
     } finally {
       await tmp.cleanup();
     }

@@ -14,6 +14,7 @@ import { statsOfRows } from '../stats/index.js';
 import { checkCompatible, fitPca, IncompatibleFeaturesError, parsePcaModel, project, type PcaModel } from '../pca/index.js';
 import { splitModelLocation } from '../pipeline/reduce.js';
 import { openStore } from '../storage/open.js';
+import { MANIFEST, noDatasetError } from '../sink/dataset.js';
 import { UserError } from '../util/errors.js';
 import { sha256Hex } from '../util/hash.js';
 import type { Logger } from '../util/logger.js';
@@ -96,7 +97,7 @@ function byteOrder(a: string, b: string): number {
 /** Resolves the dataset argument: a run's reduced dataset wins (it is what the run was for). */
 async function trainingData(location: string): Promise<LabelledRows> {
   const choice = await datasetsAt(location);
-  if (!choice) throw new UserError(`${location}: not a fruits dataset (no _manifest.json); featurize the images first (fruits featurize)`);
+  if (!choice) throw await noDatasetError(openStore(location), `not a fruits dataset (no ${MANIFEST}); featurize the images first (fruits featurize)`);
   return loadDataset(choice.reduced ?? choice.features!);
 }
 

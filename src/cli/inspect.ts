@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { UserError } from '../util/errors.js';
 import { flag, parseFlag } from './options.js';
 
 export interface InspectReport {
@@ -17,7 +16,7 @@ export interface InspectReport {
 }
 
 export async function inspectDataset(location: string, head: number): Promise<InspectReport> {
-  const [{ openStore }, { MANIFEST, REJECTS, SUCCESS, readJson }, { listPartFiles, readPart, readStringColumn }] = await Promise.all([
+  const [{ openStore }, { MANIFEST, REJECTS, SUCCESS, noDatasetError, readJson }, { listPartFiles, readPart, readStringColumn }] = await Promise.all([
     import('../storage/open.js'),
     import('../sink/dataset.js'),
     import('../sink/read-dataset.js'),
@@ -25,7 +24,7 @@ export async function inspectDataset(location: string, head: number): Promise<In
   const store = openStore(location);
   const parts = await listPartFiles(store);
   const manifest = await readJson<{ format?: string; config?: { model?: { id: string; sha256: string } }; columns?: { name: string; type: string }[] }>(store, MANIFEST);
-  if (parts.length === 0 && !manifest) throw new UserError(`${store.root}: no dataset here (no part-*.parquet files)`);
+  if (parts.length === 0 && !manifest) throw await noDatasetError(store, 'no dataset here (no part-*.parquet files)');
   const rowsPerLabel: Record<string, number> = {};
   let rows = 0;
   for (const key of parts) {

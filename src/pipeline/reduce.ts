@@ -1,7 +1,7 @@
 // The jobs after featurization: statistics (a tree of merge-able partial statistics), the PCA
 // fit, and the transform of every features part. Each plans tasks for a runner, checks what an
 // earlier run already finished, and writes only through stores.
-import { MANIFEST, SUCCESS, checkOutputLocation, readJson, sidecarKey, writeJson } from '../sink/dataset.js';
+import { MANIFEST, SUCCESS, checkOutputLocation, noDatasetError, readJson, sidecarKey, writeJson } from '../sink/dataset.js';
 import { readFeaturesManifest, type FeaturesManifest } from '../sink/manifest.js';
 import { parsePcaModel, IncompatibleFeaturesError, checkCompatible, type ComponentSelection, type PcaModel, type ScaleMode } from '../pca/index.js';
 import type { Store } from '../storage/store.js';
@@ -29,7 +29,7 @@ export interface StageOptions {
 /** A complete features dataset, or one clear line saying why not. */
 export async function completeFeatures(features: Store): Promise<FeaturesManifest> {
   const manifest = await readFeaturesManifest(features);
-  if (!manifest) throw new UserError(`${features.root}: not a fruits features dataset (no ${MANIFEST})`);
+  if (!manifest) throw await noDatasetError(features, `not a fruits features dataset (no ${MANIFEST})`);
   if (!(await features.exists(SUCCESS)) || manifest.status !== 'complete' || !manifest.partitions) {
     throw new UserError(`${features.root}: the features dataset is not complete (no ${SUCCESS}); finish or rerun its featurize first`);
   }

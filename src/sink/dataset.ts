@@ -33,6 +33,14 @@ export async function isEmpty(store: Store): Promise<boolean> {
   return true;
 }
 
+/**
+ * The one-line error for a location that holds no fruits dataset: a mistyped path is named as
+ * such ("nothing there") rather than as a folder missing some file.
+ */
+export async function noDatasetError(store: Store, why: string): Promise<UserError> {
+  return new UserError(`${store.root}: ${(await isEmpty(store)) ? 'nothing there (no such folder, or it is empty)' : why}`);
+}
+
 function csvField(value: string): string {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
