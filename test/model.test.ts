@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { decodeImage } from '../src/decode/decode.js';
 import { Featurizer } from '../src/model/featurizer.js';
-import { buildPreprocessModel, FEATURE_OUTPUT, IMAGE_INPUT, PREPROCESS_OUTPUT, withFeatureOutput, withPreprocessing } from '../src/model/graph-edit.js';
+import { buildPreprocessModel, FEATURE_OUTPUT, featurizerModel, IMAGE_INPUT, PREPROCESS_OUTPUT, withFeatureOutput } from '../src/model/graph-edit.js';
 import onnxProto from 'onnx-proto';
 import { MOBILENET_V2_SHARED, MOBILENET_V2_ZOO, REGISTRY, registryEntry } from '../src/model/registry.js';
 import { defaultCacheDir, resolveModel } from '../src/model/resolve.js';
@@ -356,9 +356,9 @@ describe('withFeatureOutput', () => {
   it('splices the preprocessing in front of the network: the features of the two models run one after the other', async () => {
     const photos = await imageTensor(await fruitPhotos(3));
     const network = withFeatureOutput(modelBytes, 'features');
-    const merged = withPreprocessing(network, MOBILENET_V2_SHARED);
-    assert.ok(merged, 'an opset-13 network takes the preprocessing nodes');
-    const session = await ort.InferenceSession.create(merged, cpu);
+    const merged = featurizerModel(modelBytes, MOBILENET_V2_SHARED);
+    assert.ok(merged.spliced, 'an opset-13 network takes the preprocessing nodes');
+    const session = await ort.InferenceSession.create(merged.bytes, cpu);
     const separate = await ort.InferenceSession.create(network, cpu);
     try {
       assert.deepEqual(session.inputNames, [IMAGE_INPUT]);
@@ -387,7 +387,9 @@ describe('withFeatureOutput', () => {
     const old = onnx.ModelProto.decode(modelBytes);
     old.opsetImport = [onnx.OperatorSetIdProto.create({ domain: '', version: 12 })]; // its operators read the same at 12
     const oldBytes = onnx.ModelProto.encode(old).finish();
-    assert.equal(withPreprocessing(withFeatureOutput(oldBytes, 'features'), MOBILENET_V2_SHARED), undefined);
+    const unspliced = featurizerModel(oldBytes, MOBILENET_V2_SHARED);
+    assert.equal(unspliced.spliced, false);
+    assert.deepEqual(unspliced.bytes, withFeatureOutput(oldBytes, 'features'), 'the network with its feature output, nothing else');
     const tmp = await tempDir('opset12');
     try {
       const file = path.join(tmp.dir, 'opset12.onnx');

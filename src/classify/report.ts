@@ -10,7 +10,6 @@ import { CollectingLogger } from '../report/charts.js';
 import { chartScripts, pageHead } from '../report/html.js';
 import { SOFTWARE } from '../version.js';
 
-
 export const MAX_PAIRS = 25;
 
 const ACCENT = '#2563eb';

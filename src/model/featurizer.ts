@@ -3,7 +3,7 @@
 // and normalised by nodes in front of the network, in the same runtime.
 import { promises as fs } from 'node:fs';
 import ort from 'onnxruntime-node';
-import { buildPreprocessModel, FEATURE_OUTPUT, IMAGE_INPUT, PREPROCESS_OUTPUT, withFeatureOutput, withPreprocessing } from './graph-edit.js';
+import { buildPreprocessModel, FEATURE_OUTPUT, featurizerModel, IMAGE_INPUT, PREPROCESS_OUTPUT, withFeatureOutput } from './graph-edit.js';
 import type { ResolvedModel } from './resolve.js';
 
 export type Device = 'cpu' | 'cuda';
@@ -33,13 +33,18 @@ export function sessionOptions(opts: SessionOptions): ort.InferenceSession.Sessi
   };
 }
 
-/** The network alone, its feature tensor exposed as FEATURE_OUTPUT (what the raw-inference benchmark runs). */
-export async function networkBytes(model: ResolvedModel): Promise<Uint8Array> {
+/** A graph edit of the model's file, its errors naming the model. */
+async function editedModel<T>(model: ResolvedModel, edit: (bytes: Uint8Array) => T): Promise<T> {
   try {
-    return withFeatureOutput(await fs.readFile(model.path), model.spec.feature.tensor);
+    return edit(await fs.readFile(model.path));
   } catch (err) {
     throw new Error(`model ${model.spec.id}: ${(err as Error).message}`);
   }
+}
+
+/** The network alone, its feature tensor exposed as FEATURE_OUTPUT (what the raw-inference benchmark runs). */
+export async function networkBytes(model: ResolvedModel): Promise<Uint8Array> {
+  return editedModel(model, (bytes) => withFeatureOutput(bytes, model.spec.feature.tensor));
 }
 
 export class Featurizer {
@@ -52,16 +57,15 @@ export class Featurizer {
   ) {}
 
   static async load(model: ResolvedModel, opts: SessionOptions): Promise<Featurizer> {
-    const network = await networkBytes(model);
+    const { bytes, spliced } = await editedModel(model, (b) => featurizerModel(b, model.spec));
     const so = sessionOptions(opts);
-    const merged = withPreprocessing(network, model.spec);
-    const session = await ort.InferenceSession.create(merged ?? network, so);
-    const expected = merged ? IMAGE_INPUT : model.spec.input.name;
+    const session = await ort.InferenceSession.create(bytes, so);
+    const expected = spliced ? IMAGE_INPUT : model.spec.input.name;
     if (!session.inputNames.includes(expected)) {
       await session.release();
       throw new Error(`model ${model.spec.id}: input '${model.spec.input.name}' not found (inputs: ${session.inputNames.join(', ')})`);
     }
-    const preprocess = merged ? undefined : await ort.InferenceSession.create(buildPreprocessModel(model.spec), so);
+    const preprocess = spliced ? undefined : await ort.InferenceSession.create(buildPreprocessModel(model.spec), so);
     return new Featurizer(model, session, preprocess);
   }
 
