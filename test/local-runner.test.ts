@@ -2,11 +2,10 @@
 // sharp decodes) to the worker's share of the cores, unless the user set UV_THREADPOOL_SIZE.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalRunner, workerEnv } from '../src/runner/local.js';
-import { encodeFeatures } from '../src/sink/parquet.js';
 import { tempDir } from './helpers/paths.js';
+import { statsTask, writeTinyPart } from './helpers/tiny-part.js';
 
 /** The environment of each live child process of this one, read from /proc. */
 async function childEnvs(): Promise<Record<string, string>[]> {
@@ -35,9 +34,7 @@ describe('local runner worker processes', () => {
     let runner: LocalRunner;
     before(async () => {
       tmp = await tempDir('local-runner');
-      await fs.mkdir(path.join(tmp.dir, 'features'), { recursive: true });
-      const features = Float32Array.from({ length: 3 * 4 }, (_, i) => i / 7);
-      await fs.writeFile(path.join(tmp.dir, 'features', 'part-00000.parquet'), encodeFeatures({ path: ['A/a.jpg', 'A/b.jpg', 'K/c.jpg'], label: ['A', 'A', 'K'], dim: 4, features }, {}));
+      await writeTinyPart(tmp.dir);
       runner = new LocalRunner({ workers: 2, threadsPerWorker: 1 });
     });
     after(async () => {
@@ -50,7 +47,7 @@ describe('local runner worker processes', () => {
       delete process.env.UV_THREADPOOL_SIZE;
       try {
         // A statistics task starts the pool (it lives until close()).
-        await runner.run([{ kind: 'stats', features: path.join(tmp.dir, 'features'), parts: ['part-00000.parquet'], output: path.join(tmp.dir, 'pca'), file: '_stats/g-1.bin' }]);
+        await runner.run([statsTask(tmp.dir, 'part-00000.parquet', 1)]);
       } finally {
         if (saved !== undefined) process.env.UV_THREADPOOL_SIZE = saved;
       }

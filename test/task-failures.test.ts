@@ -2,34 +2,18 @@
 // on both runners, since every attempt would fail the same way; a task that may succeed when run
 // again (here a part file not there yet, a storage error) gets all its attempts first.
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistributedRunner } from '../src/runner/distributed/coordinator.js';
 import { startWorker, type RunningWorker } from '../src/runner/distributed/worker.js';
 import { LocalRunner } from '../src/runner/local.js';
 import { TaskFailedError, type Runner } from '../src/runner/runner.js';
-import { encodeFeatures } from '../src/sink/parquet.js';
 import type { StatsTask } from '../src/tasks/statistics.js';
 import { createLogger } from '../src/util/logger.js';
 import { tempDir } from './helpers/paths.js';
 import { startRedis, type RedisServer } from './helpers/redis.js';
+import { statsTask, writeTinyPart } from './helpers/tiny-part.js';
 
-const DIM = 4;
 const ATTEMPTS = 3;
-
-/** A features part of 3 rows whose second row has a NaN at feature 2. */
-async function writeNanPart(dir: string): Promise<void> {
-  const features = Float32Array.from({ length: 3 * DIM }, (_, i) => i / 7);
-  features[DIM + 2] = Number.NaN;
-  const bytes = encodeFeatures({ path: ['Apple/a.jpg', 'Apple/b.jpg', 'Kiwi/c.jpg'], label: ['Apple', 'Apple', 'Kiwi'], dim: DIM, features }, {});
-  await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, 'part-00000.parquet'), bytes);
-}
-
-function statsTask(root: string, part: string, n: number): StatsTask {
-  return { kind: 'stats', features: path.join(root, 'features'), parts: [part], output: path.join(root, 'pca'), file: `_stats/g-${n}.bin` };
-}
 
 async function failure(runner: Runner, task: StatsTask): Promise<TaskFailedError> {
   try {
@@ -59,7 +43,7 @@ describe('task failures: no retries for errors of the data', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   before(async () => {
     tmp = await tempDir('task-failures');
-    await writeNanPart(path.join(tmp.dir, 'features'));
+    await writeTinyPart(tmp.dir, { row: 1, feature: 2 }); // the second row: Apple/b.jpg
   });
   after(async () => {
     await tmp?.cleanup();
