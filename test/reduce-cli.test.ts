@@ -8,8 +8,11 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { errorLines, featurize, runCli, show, type CliResult } from './helpers/cli.js';
+import * as ort from 'onnxruntime-node';
 import { footerMetadata, lit, query, readCsv } from './helpers/duckdb.js';
+import { onnxMetadata } from './helpers/onnx.js';
 import { miniTestDir, SHARED_MODEL_SHA256, tempDir } from './helpers/paths.js';
+import { sha256Hex } from '../src/util/hash.js';
 
 const IMAGES = 160;
 const PARTS = 4;
@@ -95,6 +98,37 @@ describe('fruits fit and fruits transform', { timeout: 15 * 60_000 }, () => {
     const cum = (n: number) => model.spectrumRatio.slice(0, n).reduce((s, x) => s + x, 0);
     assert.ok(cum(model.k) >= 0.9 && cum(model.k - 1) < 0.9);
     assert.ok(Math.abs(fitSummary.explainedVariance - cum(model.k)) < 1e-12);
+  });
+
+  it('fit also writes model.onnx, which onnxruntime runs to transform\'s scores; a rerun restores a missing one', async () => {
+    const onnxFile = path.join(pca, 'model.onnx');
+    const bytes = await fs.readFile(onnxFile);
+    const jsonBytes = await fs.readFile(path.join(pca, 'model.json'));
+    const meta = onnxMetadata(bytes);
+    assert.deepEqual(
+      { id: meta['fruits.model_id'], sha: meta['fruits.model_sha256'], k: meta['fruits.pca.k'], scale: meta['fruits.pca.scale'], json: meta['fruits.pca_sha256'] },
+      { id: 'mobilenet_v2_1.0_224', sha: SHARED_MODEL_SHA256, k: String(model.k), scale: 'standard', json: sha256Hex(jsonBytes) },
+    );
+    const reduced = path.join(tmp.dir, 'reduced-for-onnx');
+    lastJson(await runCli(['transform', '--pca', pca, features, reduced, ...ONE_WORKER, '--json', '--quiet']), 'fruits transform');
+    const session = await ort.InferenceSession.create(onnxFile);
+    let worst = 0;
+    for (const part of await parts(features)) {
+      const [input, output] = await Promise.all([rowsOf(path.join(features, part)), rowsOf(path.join(reduced, part))]);
+      const x = Float32Array.from(input.flatMap((r) => r.features));
+      const got = (await session.run({ features: new ort.Tensor('float32', x, [input.length, model.dim]) })).components as ort.Tensor;
+      assert.deepEqual(got.dims, [input.length, model.k]);
+      const z = got.data as Float32Array;
+      output.forEach((row, i) => row.features.forEach((want, c) => (worst = Math.max(worst, Math.abs(z[i * model.k + c] - want) / (1 + Math.abs(want))))));
+    }
+    await session.release();
+    assert.ok(worst <= 1e-4, `model.onnx vs transform: largest difference ${worst}`);
+
+    // An output from before model.onnx: the rerun refits (same bytes) and writes it.
+    await fs.rm(onnxFile);
+    lastJson(await runCli(['fit', features, pca, '--variance', '0.9', ...ONE_WORKER, '--json', '--quiet']), 'fruits fit rerun');
+    assert.deepEqual(await fs.readFile(onnxFile), bytes, 'model.onnx written again, identical');
+    assert.deepEqual(await fs.readFile(path.join(pca, 'model.json')), jsonBytes, 'model.json unchanged');
   });
 
   it('transform writes reduced parts and CSV: the features rows, projected as model.json says', async () => {

@@ -12,6 +12,8 @@ export {
   type FeaturizerId,
 } from './model.js';
 export { project } from './project.js';
+export { portablePcaModel, portableKeyOf, PORTABLE_INPUT, PORTABLE_OUTPUT } from './portable.js';
+export { writePcaModel } from './write-model.js';
 export { SCALE_MODES, scalingFor, type ScaleMode } from './scaling.js';
 export { selectComponents, numericalRank, type ComponentSelection } from './selectComponents.js';
 export { symmetricEigen, type SymmetricEigen } from './symmetricEigen.js';

@@ -1,23 +1,33 @@
 // Projection of feature rows onto the principal components: ((x − mean) / scale) · componentsᵀ,
 // computed in float64 by an ONNX Runtime graph (one GEMM per call, ~100× a JS triple loop for
-// 1000 × 1280 × 200) and returned as float32.
+// 1000 × 1280 × 200) and returned as float32. The same nodes, with the model's arrays as
+// initializers, are the portable model.onnx (portable.ts).
 import { NonFiniteFeatureError, type RowNamer } from '../stats/accumulate.js';
 import { DOUBLE, FLOAT, f32, f64, lazySession, op, tensorInfo } from '../stats/ortGraph.js';
 import type { PcaModel } from './model.js';
 
+/** Names of the projection's constants in the graph (inputs here, initializers in model.onnx). */
+export const PROJECTION_PARAMS = { mean: 'pca_mean', scale: 'pca_scale', components: 'pca_components' } as const;
+
+/** The projection's nodes: float32 `input` [n, d] → float32 `output` [n, k], computed in float64. */
+export function projectionNodes(input: string, output: string) {
+  const p = PROJECTION_PARAMS;
+  return [
+    op('Cast', [input], ['pca_xd'], { to: { int: DOUBLE } }),
+    op('Sub', ['pca_xd', p.mean], ['pca_xc']),
+    op('Div', ['pca_xc', p.scale], ['pca_xs']),
+    op('Gemm', ['pca_xs', p.components], ['pca_yd'], { transB: { int: 1 } }),
+    op('Cast', ['pca_yd'], [output], { to: { int: FLOAT } }),
+  ];
+}
+
 const projectSession = lazySession(() => ({
-  nodes: [
-    op('Cast', ['X'], ['Xd'], { to: { int: DOUBLE } }),
-    op('Sub', ['Xd', 'mean'], ['Xc']),
-    op('Div', ['Xc', 'scale'], ['Xs']),
-    op('Gemm', ['Xs', 'components'], ['Yd'], { transB: { int: 1 } }),
-    op('Cast', ['Yd'], ['Y'], { to: { int: FLOAT } }),
-  ],
+  nodes: projectionNodes('X', 'Y'),
   inputs: [
     tensorInfo('X', FLOAT, ['n', 'd']),
-    tensorInfo('mean', DOUBLE, [1, 'd']),
-    tensorInfo('scale', DOUBLE, [1, 'd']),
-    tensorInfo('components', DOUBLE, ['k', 'd']),
+    tensorInfo(PROJECTION_PARAMS.mean, DOUBLE, [1, 'd']),
+    tensorInfo(PROJECTION_PARAMS.scale, DOUBLE, [1, 'd']),
+    tensorInfo(PROJECTION_PARAMS.components, DOUBLE, ['k', 'd']),
   ],
   outputs: [tensorInfo('Y', FLOAT, ['n', 'k'])],
 }));
@@ -43,9 +53,9 @@ export async function project(model: PcaModel, rows: Float32Array, n: number, fi
   await session.run(
     {
       X: f32(rows, [n, d]),
-      mean: f64(model.mean, [1, d]),
-      scale: f64(model.scaleFactors, [1, d]),
-      components: f64(model.components, [model.k, d]),
+      [PROJECTION_PARAMS.mean]: f64(model.mean, [1, d]),
+      [PROJECTION_PARAMS.scale]: f64(model.scaleFactors, [1, d]),
+      [PROJECTION_PARAMS.components]: f64(model.components, [model.k, d]),
     },
     { Y: f32(out, [n, model.k]) },
   );

@@ -3,7 +3,7 @@
 // earlier run already finished, and writes only through stores.
 import { MANIFEST, SUCCESS, checkOutputLocation, noDatasetError, readJson, sidecarKey, writeJson } from '../sink/dataset.js';
 import { readFeaturesManifest, type FeaturesManifest } from '../sink/manifest.js';
-import { parsePcaModel, IncompatibleFeaturesError, checkCompatible, type ComponentSelection, type PcaModel, type ScaleMode } from '../pca/index.js';
+import { parsePcaModel, portableKeyOf, IncompatibleFeaturesError, checkCompatible, type ComponentSelection, type PcaModel, type ScaleMode } from '../pca/index.js';
 import type { Store } from '../storage/store.js';
 import type { Runner } from '../runner/runner.js';
 import type { Task, TaskResult } from '../tasks/index.js';
@@ -128,7 +128,8 @@ export async function fitJob(
   const previous = await readJson<FitResult & { key: string }>(pca, FIT_INFO).catch(() => undefined);
   let result: FitResult;
   let resumed = false;
-  if (previous?.key === key && (await pca.exists(MODEL_FILE))) {
+  // An output from before model.onnx existed refits once (~1 s) to get it.
+  if (previous?.key === key && (await pca.exists(MODEL_FILE)) && (await pca.exists(portableKeyOf(MODEL_FILE)))) {
     result = previous;
     resumed = true;
   } else {

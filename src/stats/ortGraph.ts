@@ -51,11 +51,14 @@ export interface GraphSpec {
   inputs: IValueInfoProto[];
   outputs: IValueInfoProto[];
   initializers?: ITensorProto[];
+  /** For models written to files: the graph's name and the model's metadata_props. */
+  name?: string;
+  metadata?: Record<string, string>;
 }
 
 export function encodeModel(spec: GraphSpec): Uint8Array {
   const graph = onnx.GraphProto.create({
-    name: 'fruits_linalg',
+    name: spec.name ?? 'fruits_linalg',
     node: spec.nodes,
     input: spec.inputs,
     output: spec.outputs,
@@ -66,8 +69,15 @@ export function encodeModel(spec: GraphSpec): Uint8Array {
     producerName: 'fruits',
     opsetImport: [{ domain: '', version: 13 }],
     graph,
+    metadataProps: Object.entries(spec.metadata ?? {}).map(([key, value]) => ({ key, value })),
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/** A float64 initializer (shape `dims`), e.g. a model's fitted constants; raw little-endian bytes as ONNX stores them. */
+export function doubleInitializer(name: string, values: Float64Array, dims: number[]): ITensorProto {
+  const le = new Float64Array(values); // a copy: its own aligned buffer
+  return onnx.TensorProto.create({ name, dataType: DOUBLE, dims, rawData: new Uint8Array(le.buffer) });
 }
 
 /** Returns a getter that builds the session on first use and shares it afterwards. */

@@ -1,6 +1,6 @@
 // The fit task: merged statistics in → PCA model file out. No pass over the rows.
 import { decodeStats } from '../stats/index.js';
-import { fitPca, serializePcaModel, type ComponentSelection, type ScaleMode, type FeaturizerId } from '../pca/index.js';
+import { fitPca, writePcaModel, type ComponentSelection, type ScaleMode, type FeaturizerId } from '../pca/index.js';
 import type { TaskContext } from './context.js';
 
 export interface FitTask {
@@ -29,7 +29,7 @@ export async function fitFromStats(task: FitTask, ctx: TaskContext): Promise<Fit
   const store = ctx.store(task.store);
   const stats = decodeStats(await store.read(task.statsFile), store.uriOf(task.statsFile));
   const model = await fitPca(stats, { scale: task.scale, components: task.components, featurizer: task.featurizer });
-  await store.write(task.modelFile, serializePcaModel(model));
+  await writePcaModel(store, task.modelFile, model);
   ctx.progress(1);
   return {
     kind: 'fit',

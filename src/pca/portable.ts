@@ -1,0 +1,46 @@
+// The portable PCA: model.onnx beside model.json, the same scaling + projection as `transform`
+// as an ONNX graph, so that Python (onnxruntime), pandas or a Spark UDF apply the fitted PCA
+// without this CLI or hand-written NumPy. It runs the very nodes `project` runs (float64 inside,
+// float32 in and out), so its scores equal transform's.
+import { SOFTWARE } from '../version.js';
+import { FLOAT, doubleInitializer, encodeModel, tensorInfo } from '../stats/ortGraph.js';
+import type { PcaModel } from './model.js';
+import { PROJECTION_PARAMS, projectionNodes } from './project.js';
+
+export const PORTABLE_INPUT = 'features';
+export const PORTABLE_OUTPUT = 'components';
+
+/** `model.json` → `model.onnx` (any other name: `.onnx` appended). */
+export function portableKeyOf(jsonKey: string): string {
+  return /\.json$/i.test(jsonKey) ? jsonKey.replace(/\.json$/i, '.onnx') : `${jsonKey}.onnx`;
+}
+
+/**
+ * The ONNX model: input `features` float32 [N, dim] → output `components` float32 [N, k].
+ * metadata_props name the featurizer (as the features' Parquet footer does), k, the scaling and
+ * the sha256 of the model.json it was written with (as reduced datasets' footers do).
+ */
+export function portablePcaModel(model: PcaModel, jsonSha256: string): Uint8Array {
+  const { dim, k } = model;
+  const p = PROJECTION_PARAMS;
+  return encodeModel({
+    name: 'fruits_pca',
+    nodes: projectionNodes(PORTABLE_INPUT, PORTABLE_OUTPUT),
+    inputs: [tensorInfo(PORTABLE_INPUT, FLOAT, ['N', dim])],
+    outputs: [tensorInfo(PORTABLE_OUTPUT, FLOAT, ['N', k])],
+    initializers: [
+      doubleInitializer(p.mean, model.mean, [1, dim]),
+      doubleInitializer(p.scale, model.scaleFactors, [1, dim]),
+      doubleInitializer(p.components, model.components, [k, dim]),
+    ],
+    metadata: {
+      'fruits.model_id': model.featurizer.modelId,
+      'fruits.model_sha256': model.featurizer.sha256,
+      'fruits.feature_dim': String(dim),
+      'fruits.pca.k': String(k),
+      'fruits.pca.scale': model.scale,
+      'fruits.pca_sha256': jsonSha256,
+      'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
+    },
+  });
+}
