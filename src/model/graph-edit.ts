@@ -31,10 +31,18 @@ export function withFeatureOutput(modelBytes: Uint8Array, tensor: string): Uint8
  * ~50 ms of a worker's start-up for MobileNetV2).
  */
 export function featurizerModel(modelBytes: Uint8Array, spec: ModelSpec): { bytes: Uint8Array; spliced: boolean } {
+  const { model, notSpliced } = featurizerGraph(modelBytes, spec);
+  return { bytes: onnx.ModelProto.encode(model).finish(), spliced: !notSpliced };
+}
+
+/**
+ * The same edits on the decoded model, for callers that add more (the export appends the
+ * classifier): `notSpliced` says why the preprocessing could not go in front, when it could not.
+ */
+export function featurizerGraph(modelBytes: Uint8Array, spec: ModelSpec): { model: ModelProto; notSpliced?: string } {
   const model = onnx.ModelProto.decode(modelBytes);
   exposeFeature(model, spec.feature.tensor);
-  const spliced = splicePreprocessing(model, spec);
-  return { bytes: onnx.ModelProto.encode(model).finish(), spliced };
+  return { model, notSpliced: splicePreprocessing(model, spec) };
 }
 
 function exposeFeature(model: ModelProto, tensor: string): void {
@@ -142,21 +150,24 @@ export function buildPreprocessModel(spec: ModelSpec): Uint8Array {
  * Splices the preprocessing nodes in front of the network (input IMAGE_INPUT, uint8 images), so
  * that a batch goes through one session: the float input tensor, 5× the size of the photos, then
  * never travels through JavaScript (measured: that round trip cost more CPU than the resize
- * itself). False, and the model untouched, when the network's opset is older than the nodes'
- * (Resize-13) or a name clashes; the featurizer then runs the two models one after the other.
+ * itself). Returns why not, and leaves the model untouched, when the network's opset is older
+ * than the nodes' (Resize-13) or a name clashes; the featurizer then runs the two models one
+ * after the other.
  */
-function splicePreprocessing(model: ModelProto, spec: ModelSpec): boolean {
+function splicePreprocessing(model: ModelProto, spec: ModelSpec): string | undefined {
   const graph = model.graph;
   const opset = (model.opsetImport ?? []).find((o) => !o.domain);
-  if (!graph || !opset || Number(opset.version) < PREPROCESS_OPSET) return false;
+  if (!graph || !opset) return 'it imports no default ONNX opset';
+  if (Number(opset.version) < PREPROCESS_OPSET) return `its opset is ${Number(opset.version)}, the spliced preprocessing needs ${PREPROCESS_OPSET} or later`;
   const inputs = graph.input ?? [];
-  if (!inputs.some((i) => i.name === spec.input.name)) return false;
+  if (!inputs.some((i) => i.name === spec.input.name)) return `it has no input '${spec.input.name}'`;
   const pp = preprocessNodes(spec, spec.input.name);
   const names = new Set<string>([...(graph.node ?? []).flatMap((x) => [...(x.input ?? []), ...(x.output ?? [])]), ...(graph.initializer ?? []).map((t) => t.name ?? '')]);
   const added = [IMAGE_INPUT, ...pp.nodes.flatMap((x) => x.output ?? []).filter((o) => o !== spec.input.name), ...pp.initializer.map((t) => t.name ?? '')];
-  if (added.some((name) => names.has(name))) return false;
+  const clash = added.find((name) => names.has(name));
+  if (clash) return `its graph already has a tensor named '${clash}'`;
   graph.node = [...pp.nodes, ...(graph.node ?? [])];
   graph.initializer = [...(graph.initializer ?? []), ...pp.initializer];
   graph.input = [pp.input, ...inputs.filter((i) => i.name !== spec.input.name)];
-  return true;
+  return undefined;
 }

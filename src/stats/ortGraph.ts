@@ -74,10 +74,14 @@ export function encodeModel(spec: GraphSpec): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
-/** A float64 initializer (shape `dims`), e.g. a model's fitted constants; raw little-endian bytes as ONNX stores them. */
+/** A float64 or float32 initializer (shape `dims`), e.g. a model's fitted constants; raw little-endian bytes as ONNX stores them. */
 export function doubleInitializer(name: string, values: Float64Array, dims: number[]): ITensorProto {
-  const le = new Float64Array(values); // a copy: its own aligned buffer
-  return onnx.TensorProto.create({ name, dataType: DOUBLE, dims, rawData: new Uint8Array(le.buffer) });
+  const copy = new Float64Array(values); // its own aligned buffer
+  return onnx.TensorProto.create({ name, dataType: DOUBLE, dims, rawData: new Uint8Array(copy.buffer) });
+}
+export function floatInitializer(name: string, values: Float32Array, dims: number[]): ITensorProto {
+  const copy = new Float32Array(values);
+  return onnx.TensorProto.create({ name, dataType: FLOAT, dims, rawData: new Uint8Array(copy.buffer) });
 }
 
 /** Returns a getter that builds the session on first use and shares it afterwards. */
