@@ -1,6 +1,5 @@
 // POST /v1/classify: the upload's bytes → a decoded image (size checked from the header first)
 // → the micro-batcher → the top-k labels, with the model and where the time went.
-import type { FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { DecodeError, decodeImage, type DecodedImage } from '../decode/decode.js';
@@ -16,22 +15,6 @@ function decodeFailure(err: DecodeError): HttpError {
   if (/pixel limit/.test(r)) return new HttpError(422, 'image_too_large', r);
   if (/^empty/.test(r)) return new HttpError(422, 'empty_image', r);
   return new HttpError(422, 'corrupt_image', r);
-}
-
-/** The upload's bytes: the raw body, or the one file of a form. */
-async function uploadedBytes(request: FastifyRequest): Promise<Buffer> {
-  let bytes: Buffer;
-  if (request.isMultipart()) {
-    const file = await request.file();
-    if (!file) throw new HttpError(422, 'no_file', 'the form holds no file: send the image in a file field');
-    bytes = await file.toBuffer();
-  } else if (Buffer.isBuffer(request.body)) {
-    bytes = request.body;
-  } else {
-    throw new HttpError(415, 'unsupported_media_type', 'send the image as the body with an image/* content type, or as a file in multipart/form-data');
-  }
-  if (bytes.length === 0) throw new HttpError(422, 'empty_image', 'the upload is empty');
-  return bytes;
 }
 
 /** Decodes at the photo's size, or at the network's with --decode-size model. */
@@ -55,17 +38,22 @@ async function decodeUpload(bytes: Buffer, { bundle, opts, metrics }: ServeConte
 
 export const classifyRoutePlugin: ServePlugin = async (app, ctx) => {
   const { bundle, opts, metrics, model, batcher, modelInfo } = ctx;
-  const topSchema = z.coerce.number().int().min(1).max(bundle.labels.length);
+  // Digits only: `1e1`, `0x5`, ` 3` and `2.0` are not whole numbers as a client means them.
+  const topSchema = z
+    .string()
+    .regex(/^\d{1,4}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(bundle.labels.length));
   const rateLimit = opts.rateLimit ? { rateLimit: { max: opts.rateLimit, timeWindow: 60_000 } } : {};
-  app.post('/v1/classify', { config: { admission: true, ...rateLimit } }, async (request, reply) => {
+  app.post('/v1/classify', { config: { upload: true, admission: true, ...rateLimit } }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const top = topSchema.safeParse(query.top ?? SERVE_DEFAULTS.top);
+    const top = topSchema.safeParse(query.top ?? String(SERVE_DEFAULTS.top));
     if (!top.success) throw new HttpError(400, 'bad_top', `top must be a whole number from 1 to ${bundle.labels.length}`);
     if (!model.classifier) {
       const failed = model.loadError;
       throw new HttpError(503, failed ? 'model_failed' : 'loading', failed ? 'the model failed to load' : 'the model is still loading; retry shortly', { 'retry-after': '2' });
     }
-    const bytes = await uploadedBytes(request);
+    const bytes = request.upload!;
     const decodeStart = performance.now();
     const image = await decodeUpload(bytes, ctx);
     const decodeMs = performance.now() - decodeStart;

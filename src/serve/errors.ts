@@ -1,7 +1,9 @@
 // Every answer that is not a success is JSON of one shape, {error: {status, code, message}}:
 // the error handler maps thrown errors to it, and unknown URLs get 404 — or 405 with an Allow
 // header when the path exists with other methods, read from the routes actually registered.
-import type { FastifyReply } from 'fastify';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { serverWide } from './context.js';
 
 /** An error answered as JSON with its status. */
@@ -17,8 +19,53 @@ export class HttpError extends Error {
   }
 }
 
+/** The one shape of every error answer. */
+export function errorBody(status: number, code: string, message: string): { error: { status: number; code: string; message: string } } {
+  return { error: { status, code, message } };
+}
+
 export function sendError(reply: FastifyReply, status: number, code: string, message: string, headers: Record<string, string> = {}): FastifyReply {
-  return reply.code(status).headers(headers).type('application/json; charset=utf-8').send({ error: { status, code, message } });
+  return reply.code(status).headers(headers).type('application/json; charset=utf-8').send(errorBody(status, code, message));
+}
+
+/**
+ * An error answered straight on the socket, then the connection closed: for what happens outside
+ * a Fastify request (a malformed or late request, a connection over the per-client bound, an
+ * upload cut short by shutdown). Nothing is written once a response has begun.
+ */
+export function answerAndClose(socket: Socket, status: number, code: string, message: string): void {
+  const response = (socket as Socket & { _httpMessage?: http.ServerResponse })._httpMessage;
+  if (!socket.writable || response?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(status, code, message));
+  const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
+  socket.end(head + body, () => socket.destroy());
+}
+
+/** Malformed requests, headers too large, requests too slow to arrive: Node's clientError, answered in the error shape. */
+export function clientErrorHandler(log: FastifyBaseLogger, bodyTimeoutMs: number): (err: Error & { code?: string }, socket: Socket) => void {
+  return (err, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', `the request did not arrive within ${bodyTimeoutMs / 1000} s`]
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'headers_too_large', 'the request headers are too large']
+          : [400, 'bad_request', 'malformed HTTP request'];
+    log.info({ status, code: err.code, remote: socket.remoteAddress }, `client error: ${message}`);
+    answerAndClose(socket, status, code, message);
+  };
+}
+
+/** Raised while reading a request whose client has gone (aborted upload, closed socket). */
+function clientGone(request: FastifyRequest): boolean {
+  // (request.raw itself is destroyed as soon as its body has been read: that says nothing.)
+  return request.raw.socket?.destroyed !== false;
 }
 
 type ThrownError = Error & { statusCode?: number; code?: string };
@@ -34,8 +81,14 @@ export const errorsPlugin = serverWide(async (app, { opts, metrics }) => {
   });
 
   app.setErrorHandler((err: ThrownError, request, reply) => {
+    const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
+    if (clientGone(request)) {
+      // Nobody to answer: a client that went away is not the server's fault.
+      request.log.info({ remote: request.ip, url: request.url }, `client went away: ${err.message}`);
+      return sendError(reply, 400, 'client_closed', 'the client closed the connection');
+    }
+    if (status < 500) request.log.info({ status, code: err.code, remote: request.ip, url: request.url }, `refused: ${err.message}`);
     if (err instanceof HttpError) return sendError(reply, err.statusCode, err.code, err.message, err.headers);
-    const status = err.statusCode ?? 500;
     if (status === 413 || err.code === 'FST_REQ_FILE_TOO_LARGE' || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       metrics.rejectedImages.inc({ reason: 'too_large' });
       return sendError(reply, 413, 'payload_too_large', `the upload is larger than ${opts.maxBodyBytes} bytes`, { connection: 'close' });

@@ -6,11 +6,14 @@
 //
 // Robustness: every upload is bounded (body size checked from Content-Length before reading,
 // and while reading), the image size is checked from its header before any pixel is decoded,
-// classify requests are admitted only while fewer than `maxQueue` are being handled (503
-// otherwise, so memory is bounded by maxQueue × maxBodyBytes), and every error is JSON.
+// a request must arrive within --body-timeout (408), idle connections are closed, one client
+// address holds at most --max-client-connections, classify requests are admitted once their body
+// is complete and only while fewer than `maxQueue` are being handled (503 otherwise), shutdown is
+// bounded by --drain-timeout, and every error is JSON of one shape.
 //
 // Each concern is a plugin of its own in this folder, given one shared ServeContext: buildServer
 // only creates the app, the model and the batcher, and registers them in order.
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
@@ -23,7 +26,8 @@ import { admissionPlugin } from './admission.js';
 import { MicroBatcher } from './batcher.js';
 import { classifyRoutePlugin } from './classify-route.js';
 import type { ClassifyJob, ServeContext } from './context.js';
-import { errorsPlugin, HttpError } from './errors.js';
+import { clientErrorHandler, errorsPlugin, HttpError } from './errors.js';
+import { connectionsPlugin } from './connections.js';
 import { healthPlugin } from './health.js';
 import { createMetrics, metricsPlugin, type ServerMetrics } from './metrics.js';
 import { ModelState, modelInfoOf } from './model-state.js';
@@ -62,10 +66,19 @@ function createApp(opts: BuildOptions): FastifyInstance {
     // One log line per request would drown the log under load; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.maxBodyBytes,
-    // Connections that trickle bytes must not pin memory forever.
-    requestTimeout: 30_000,
-    connectionTimeout: 60_000,
-    keepAliveTimeout: 10_000,
+    // Node's request timeout runs from the connection (or the request's first byte) until the
+    // body is complete: it is the deadline for slow senders and for sockets that send nothing.
+    // Node looks for expired requests every connectionsCheckingInterval (30 s by default).
+    requestTimeout: opts.bodyTimeoutMs,
+    http: { headersTimeout: opts.bodyTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.ceil(opts.bodyTimeoutMs / 4)) },
+    keepAliveTimeout: opts.keepAliveTimeoutMs,
+    // A socket silent this long while a request is handled (the request timeout no longer runs).
+    connectionTimeout: Math.max(60_000, opts.bodyTimeoutMs),
+    clientErrorHandler(this: FastifyInstance, err: Error, socket) {
+      clientErrorHandler(this.log, opts.bodyTimeoutMs)(err, socket as Socket);
+    },
+    // A hop count is supported at run time (request.js), though not in Fastify's option type.
+    trustProxy: opts.trustProxy as string[] | undefined,
     return503OnClosing: true,
   });
 }
@@ -107,6 +120,7 @@ async function registerAccessPolicy(app: FastifyInstance, opts: ServeOptions): P
 /** Server-wide plugins first (their hooks and the route table must see every route), then routes. */
 async function registerPlugins(app: FastifyInstance, ctx: ServeContext): Promise<void> {
   await app.register(errorsPlugin, ctx);
+  await app.register(connectionsPlugin, ctx);
   await app.register(metricsPlugin, ctx);
   await app.register(admissionPlugin, ctx);
   await app.register(uploadsPlugin, ctx);
