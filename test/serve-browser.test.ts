@@ -3,67 +3,19 @@
 // the predicted label, the confidence bars and the timing appear. Screenshots go to
 // test-artifacts/serve.png (phone) and serve-desktop.png. Nothing is fetched from elsewhere.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { launchBrowser } from './helpers/browser.js';
-import { spawnCli } from './helpers/cli.js';
 import { miniTestDir } from './helpers/paths.js';
+import { openPage, serve, type Served } from './helpers/serve-page.js';
 import { miniFeatures, trainBundle } from './classify-fixtures.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const PHOTO = path.join(miniTestDir, 'Strawberry', 'r_5_100.jpg');
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  exit: Promise<number | null>;
-}
-
-async function serve(bundle: string): Promise<Served> {
-  const child = spawnCli(['serve', bundle, '--port', '0']);
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      log += d;
-      const m = /ready: POST (http:\/\/\S+)\/v1\/classify/.exec(log);
-      if (m) resolve(m[1]);
-    });
-    void exit.then((code) => reject(new Error(`fruits serve exited (${code}) before it was ready:\n${log}`)));
-  });
-  return { child, url, exit };
-}
-
-interface Watched {
-  page: Page;
-  context: BrowserContext;
-  foreign: string[];
-  errors: string[];
-}
-
-/** A page that may load only from the server; anything else is recorded and refused. */
-async function openPage(browser: Browser, base: string, viewport: { width: number; height: number }, mobile: boolean): Promise<Watched> {
-  const context = await browser.newContext({ viewport, isMobile: mobile, hasTouch: mobile, deviceScaleFactor: mobile ? 2 : 1 });
-  const page = await context.newPage();
-  const foreign: string[] = [];
-  const errors: string[] = [];
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(base) || url.startsWith('blob:') || url.startsWith('data:')) return route.continue();
-    foreign.push(url);
-    return route.abort('blockedbyclient');
-  });
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text());
-  });
-  page.on('pageerror', (err) => errors.push(err.message));
-  return { page, context, foreign, errors };
-}
 
 describe('fruits serve: the web page in a browser', () => {
   let dir: string;

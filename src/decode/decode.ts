@@ -36,7 +36,7 @@ export { DEFAULT_MAX_PIXELS } from './limits.js';
 // Photos that fit within this many times the model's width and height are decoded at their own
 // size (batched by size, resized in the graph); larger ones are shrunk by sharp to fit, keeping
 // their aspect ratio (the graph's fill resize distorts them exactly as a direct one would).
-const NATIVE_SIZE_FACTOR = 2;
+export const NATIVE_SIZE_FACTOR = 2;
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

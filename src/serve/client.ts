@@ -1,6 +1,7 @@
 // The script of the web page, served as /assets/app.js. It is a real, type-checked function
 // embedded with Function.prototype.toString (as the report's script), so it must refer to
 // nothing outside its own body except browser globals.
+import type { OnDeviceHook } from './on-device-client.js';
 
 interface ApiPrediction {
   label: string;
@@ -67,9 +68,10 @@ export function clientApp(): void {
     return `${p.toFixed(1)}%`;
   }
 
-  function render(result: ApiResult, roundTripMs: number, bytes: number): void {
+  /** The ranked labels, and a timing line that says which path answered. */
+  function render(predictions: ApiPrediction[], timingText: string, path: 'server' | 'device'): void {
     list.replaceChildren();
-    result.predictions.forEach((p, i) => {
+    predictions.forEach((p, i) => {
       const item = document.createElement('li');
       item.className = i === 0 ? 'prediction best' : 'prediction';
       const name = document.createElement('span');
@@ -86,9 +88,26 @@ export function clientApp(): void {
       item.append(name, value, bar);
       list.append(item);
     });
-    const t = result.timings;
-    timing.textContent = `${Math.round(roundTripMs)} ms in all, ${(bytes / 1024).toFixed(0)} KB sent · server ${t.totalMs.toFixed(0)} ms (decode ${t.decodeMs.toFixed(0)}, wait ${t.queueMs.toFixed(0)}, inference ${t.inferMs.toFixed(0)} ms, batch of ${t.batchSize})`;
+    timing.textContent = timingText;
+    body.dataset.path = path;
     results.hidden = false;
+  }
+
+  function serverTiming(result: ApiResult, roundTripMs: number, bytes: number): string {
+    const t = result.timings;
+    return `${Math.round(roundTripMs)} ms in all, ${(bytes / 1024).toFixed(0)} KB sent · server ${t.totalMs.toFixed(0)} ms (decode ${t.decodeMs.toFixed(0)}, wait ${t.queueMs.toFixed(0)}, inference ${t.inferMs.toFixed(0)} ms, batch of ${t.batchSize})`;
+  }
+
+  /** On-device mode (on-device-client.ts), when chosen and usable; `fallback`: the network failed. */
+  async function classifyOnDevice(file: File, id: number, start: number, fallback: boolean): Promise<boolean> {
+    const device = (window as unknown as { fruitsOnDevice?: OnDeviceHook }).fruitsOnDevice;
+    if (!device || !(fallback ? device.ready() : device.active())) return false;
+    const r = await device.classify(file, 5);
+    if (id !== sequence) return true;
+    const why = fallback ? ', the server being unreachable' : '';
+    render(r.predictions, `${Math.round(performance.now() - start)} ms on this device${why} (decode ${r.decodeMs.toFixed(0)}, inference ${r.inferMs.toFixed(0)} ms), nothing sent`, 'device');
+    setState('done');
+    return true;
   }
 
   async function classify(file: File): Promise<void> {
@@ -102,16 +121,24 @@ export function clientApp(): void {
     setState('busy', 'Recognising…');
     const start = performance.now();
     try {
+      if (await classifyOnDevice(file, id, start, false)) return;
       const upload = await shrink(file);
-      const response = await fetch('v1/classify?top=5', {
-        method: 'POST',
-        headers: { 'content-type': upload.type || 'application/octet-stream' },
-        body: upload,
-      });
+      let response: Response;
+      try {
+        response = await fetch('v1/classify?top=5', {
+          method: 'POST',
+          headers: { 'content-type': upload.type || 'application/octet-stream' },
+          body: upload,
+        });
+      } catch (err) {
+        // No network: the model on this device answers if it is loaded.
+        if (await classifyOnDevice(file, id, start, true)) return;
+        throw err;
+      }
       const payload = (await response.json().catch(() => ({}))) as ApiResult & ApiError;
       if (id !== sequence) return; // a newer photo took over
       if (!response.ok) throw new Error(payload.error?.message ?? `the server answered ${response.status}`);
-      render(payload, performance.now() - start, upload.size);
+      render(payload.predictions, serverTiming(payload, performance.now() - start, upload.size), 'server');
       setState('done');
     } catch (err) {
       if (id !== sequence) return;

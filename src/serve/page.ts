@@ -4,7 +4,8 @@
 import { escapeHtml } from '../report/escape.js';
 import { clientApp } from './client.js';
 
-export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+// 'wasm-unsafe-eval', worker-src and manifest-src: the on-device mode's WebAssembly runtime, service worker and app manifest.
+export const PAGE_CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export interface PageInfo {
   modelId: string;
@@ -25,6 +26,9 @@ export function renderPage(info: PageInfo): string {
 <link rel="icon" href="favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="assets/app.css">
 <script src="assets/app.js" defer></script>
+<link rel="manifest" href="manifest.webmanifest">
+<link rel="stylesheet" href="assets/on-device.css">
+<script src="assets/on-device.js" defer></script>
 </head>
 <body data-state="idle">
 <header class="topbar">

@@ -33,6 +33,7 @@ import { createMetrics, metricsPlugin, type ServerMetrics } from './metrics.js';
 import { ModelState, modelInfoOf } from './model-state.js';
 import type { ServeOptions } from './options.js';
 import { staticPagePlugin } from './static-page.js';
+import { onDevicePlugin } from './on-device.js';
 import { uploadsPlugin } from './uploads.js';
 import type { ImagesClassifier } from './worker-classifier.js';
 
@@ -126,6 +127,7 @@ async function registerPlugins(app: FastifyInstance, ctx: ServeContext): Promise
   await app.register(uploadsPlugin, ctx);
   await registerAccessPolicy(app, ctx.opts);
   await app.register(staticPagePlugin, ctx);
+  await app.register(onDevicePlugin, ctx);
   await app.register(healthPlugin, ctx);
   await app.register(classifyRoutePlugin, ctx);
 }
