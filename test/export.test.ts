@@ -153,6 +153,37 @@ describe('fruits export', { timeout: 30 * 60_000 }, () => {
     assert.ok(c.worstProbability < 1e-3, `probabilities differ by up to ${c.worstProbability}`);
   });
 
+  test('--quantize int8: a file under 30 % of the size, top-1 accuracy within 0.5 point of float32', async () => {
+    const bundleDir = path.join(dir, 'logreg-pca');
+    const float32 = path.join(dir, 'logreg-pca.onnx');
+    const int8 = path.join(dir, 'logreg-pca-int8.onnx');
+    if (!existsSync(float32)) assert.equal((await runCli(['export', bundleDir, float32])).code, 0);
+    const r = await runCli(['export', bundleDir, int8, '--quantize', 'int8', '--json']);
+    assert.equal(r.code, 0, show(r));
+    const [a, b] = [(await fs.stat(float32)).size, (await fs.stat(int8)).size];
+    assert.ok(b < 0.3 * a, `int8 ${b} bytes, float32 ${a}`);
+    assert.match(onnxMetadata(await fs.readFile(int8))['fruits.quantization'], /^int8 weights/);
+    const truth = photos.map((p) => p.path.split('/')[0]);
+    const accuracy = async (file: string) => {
+      const session = await ort.InferenceSession.create(file);
+      const labels = JSON.parse(onnxMetadata(await fs.readFile(file))['fruits.labels']) as string[];
+      let right = 0;
+      try {
+        for (const { start, tensor } of batches(photos)) {
+          const out = ((await session.run({ image: tensor })).probabilities as ort.Tensor).data as Float32Array;
+          for (let i = 0; i < tensor.dims[0]; i++) if (labels[topClasses(out, i, labels.length, 1)[0].index] === truth[start + i]) right++;
+        }
+      } finally {
+        await session.release();
+      }
+      return right / photos.length;
+    };
+    const [fa, qa] = [await accuracy(float32), await accuracy(int8)];
+    console.log(`int8: ${(b / 2 ** 20).toFixed(2)} MiB vs ${(a / 2 ** 20).toFixed(2)} MiB; top-1 ${(qa * 100).toFixed(2)} % vs ${(fa * 100).toFixed(2)} %`);
+    assert.ok(Math.abs(qa - fa) <= 0.005, `int8 top-1 ${qa}, float32 ${fa}`);
+    assert.equal((await runCli(['export', bundleDir, path.join(dir, 'x.onnx'), '--quantize', 'int4'])).code, 2);
+  });
+
   test('k-NN: same top-1 as predict (vote shares out)', async () => {
     const bundleDir = path.join(dir, 'knn');
     const file = path.join(dir, 'knn.onnx');

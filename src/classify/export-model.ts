@@ -17,6 +17,7 @@ import type { Bundle, BundleContents, BundleManifest } from './bundle.js';
 import type { KnnModel } from './knn.js';
 import type { LogRegModel } from './logreg.js';
 import { resolveBundleModel } from './model-file.js';
+import { quantizeWeightsInt8 } from './quantize.js';
 
 const { onnx } = onnxProto;
 type INodeProto = onnxProto.onnx.INodeProto;
@@ -177,7 +178,12 @@ export const INPUT_NOTE =
   'uint8 [N, H, W, 3], RGB, any H × W (N photos of one size); decode with the EXIF orientation applied and alpha flattened on white; photos larger than twice the network input should first be shrunk to fit within it, keeping their aspect ratio';
 
 /** The exported model's bytes, from the bundle and the bytes of its (verified) network file. */
-export function buildExportModel(bundle: ExportBundle, networkBytes: Uint8Array, networkFile: string): ExportedModel {
+export interface ExportOptions {
+  /** int8: weight-only int8 (per output channel), activations float32 (quantize.ts). */
+  quantize?: 'int8';
+}
+
+export function buildExportModel(bundle: ExportBundle, networkBytes: Uint8Array, networkFile: string, opts: ExportOptions = {}): ExportedModel {
   const { model, notSpliced } = featurizerGraph(networkBytes, bundle.featurizer.spec);
   if (notSpliced) {
     throw new ExportError(
@@ -216,16 +222,18 @@ export function buildExportModel(bundle: ExportBundle, networkBytes: Uint8Array,
     'fruits.input': INPUT_NOTE,
     'fruits.output': c.kind === 'logreg' ? 'probabilities: softmax of the logistic regression, [N, classes], column i = fruits.labels[i]' : 'probabilities: k-NN vote shares, [N, classes], column i = fruits.labels[i]',
     'fruits.novelty': 'none: this bundle has no novelty score',
+    'fruits.quantization': opts.quantize === 'int8' ? 'int8 weights (symmetric, per output channel), float32 activations' : 'none (float32)',
     'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
   };
   model.metadataProps = [...(model.metadataProps ?? []).filter((p) => !p.key?.startsWith('fruits.')), ...Object.entries(metadata).map(([key, value]) => ({ key, value }))];
+  if (opts.quantize === 'int8') quantizeWeightsInt8(model);
   model.producerName = 'fruits';
   model.producerVersion = SOFTWARE.version;
   return { bytes: onnx.ModelProto.encode(model).finish(), metadata };
 }
 
 /** The exported model of a loaded bundle, its network found as `fruits predict` finds it (and verified). */
-export async function exportBundle(bundle: Bundle, modelOverride?: string, log?: (m: string) => void): Promise<ExportedModel> {
+export async function exportBundle(bundle: Bundle, modelOverride?: string, log?: (m: string) => void, opts: ExportOptions = {}): Promise<ExportedModel> {
   const network = await resolveBundleModel(bundle, modelOverride, log);
-  return buildExportModel(bundle, await fs.readFile(network.path), network.path);
+  return buildExportModel(bundle, await fs.readFile(network.path), network.path, opts);
 }
