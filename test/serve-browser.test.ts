@@ -4,15 +4,12 @@
 // test-artifacts/serve.png (phone) and serve-desktop.png. Nothing is fetched from elsewhere.
 import assert from 'node:assert/strict';
 import { mkdirSync, promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { launchBrowser } from './helpers/browser.js';
 import { miniTestDir } from './helpers/paths.js';
-import { openPage, serve, type Served } from './helpers/serve-page.js';
-import { miniFeatures, trainBundle } from './classify-fixtures.js';
+import { openPage, startPageFixture, type PageFixture, type Served } from './helpers/serve-page.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const PHOTO = path.join(miniTestDir, 'Strawberry', 'r_5_100.jpg');
@@ -22,24 +19,17 @@ describe('fruits serve: the web page in a browser', () => {
   let served: Served;
   let browser: Browser;
   let expected: string;
+  let fixture: PageFixture | undefined;
 
   before(async () => {
-    const data = await miniFeatures();
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fruits-serve-page-'));
-    await trainBundle(data.train, path.join(dir, 'bundle'), ['--holdout', '0']);
-    served = await serve(path.join(dir, 'bundle'));
+    fixture = await startPageFixture('serve-page', []);
+    ({ dir, served, browser } = fixture);
     const api = await fetch(`${served.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(await fs.readFile(PHOTO)) });
     expected = ((await api.json()) as { predictions: { label: string }[] }).predictions[0].label;
-    browser = await launchBrowser();
     mkdirSync(ARTIFACTS, { recursive: true });
   });
   after(async () => {
-    await browser?.close();
-    if (served) {
-      served.child.kill('SIGTERM');
-      await served.exit;
-    }
-    if (dir) await fs.rm(dir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   test('phone: take a photo, see the fruit, its confidence and the time taken', async () => {

@@ -6,16 +6,13 @@
 // says which path answered.
 import assert from 'node:assert/strict';
 import { mkdirSync, promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { launchBrowser } from './helpers/browser.js';
 import { miniTestClasses, miniTestDir, miniTestImages, repoRoot } from './helpers/paths.js';
-import { openPage, serve, type Served } from './helpers/serve-page.js';
-import { miniFeatures, trainBundle } from './classify-fixtures.js';
+import { openPage, startPageFixture, type PageFixture, type Served } from './helpers/serve-page.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 /** Photos compared: the first image of every PHOTO_STRIDE-th class. */
@@ -57,13 +54,12 @@ describe('fruits serve: on-device recognition in the browser', { timeout: 20 * 6
   let dir: string;
   let served: Served;
   let browser: Browser;
+  let fixture: PageFixture | undefined;
   const photos: string[] = [];
 
   before(async () => {
-    const data = await miniFeatures();
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fruits-on-device-'));
-    await trainBundle(data.train, path.join(dir, 'bundle'), ['--holdout', '0', '--pca-k', '64']);
-    served = await serve(path.join(dir, 'bundle'));
+    fixture = await startPageFixture('on-device', ['--pca-k', '64']);
+    ({ dir, served, browser } = fixture);
     const classes = await miniTestClasses();
     for (let c = 0; c < classes.length; c += PHOTO_STRIDE) photos.push(path.join(miniTestDir, classes[c], (await miniTestImages(classes[c]))[0]));
     // A photo (cropped to 100 × 70: turning it changes what the resize makes of it) stored turned
@@ -74,16 +70,10 @@ describe('fruits serve: on-device recognition in the browser', { timeout: 20 * 6
     const cropped = await sharp(upright).extract({ left: 0, top: 15, width: 100, height: 70 }).toBuffer();
     await sharp(cropped).rotate(90).withMetadata({ orientation: 8 }).jpeg({ quality: 95 }).toFile(rotated);
     photos.push(rotated);
-    browser = await launchBrowser();
     mkdirSync(ARTIFACTS, { recursive: true });
   });
   after(async () => {
-    await browser?.close();
-    if (served) {
-      served.child.kill('SIGTERM');
-      await served.exit;
-    }
-    if (dir) await fs.rm(dir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   test('the runtime files are the installed package\'s own, and the model is the export', async () => {

@@ -1,7 +1,12 @@
 // `fruits serve` in a child process and the page in a browser context that may load only from
 // it: shared by the browser tests of the page (server path and on-device mode).
 import type { ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { miniFeatures, trainBundle } from '../classify-fixtures.js';
+import { launchBrowser } from './browser.js';
 import { spawnCli } from './cli.js';
 
 export interface Served {
@@ -56,4 +61,34 @@ export async function openPage(
   });
   page.on('pageerror', (err) => errors.push(err.message));
   return { page, context, foreign, errors };
+}
+
+export interface PageFixture {
+  /** A temporary folder holding the bundle; removed by close(). */
+  dir: string;
+  served: Served;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/** A bundle trained on the mini Training features (extra `fruits train` flags), served, and a browser. */
+export async function startPageFixture(prefix: string, trainArgs: string[]): Promise<PageFixture> {
+  const data = await miniFeatures();
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `fruits-${prefix}-`));
+  await trainBundle(data.train, path.join(dir, 'bundle'), ['--holdout', '0', ...trainArgs]);
+  const served = await serve(path.join(dir, 'bundle'));
+  const browser = await launchBrowser();
+  return {
+    dir,
+    served,
+    browser,
+    async close() {
+      await browser.close();
+      if (served.child.exitCode === null) {
+        served.child.kill('SIGTERM');
+        await served.exit;
+      }
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
 }
