@@ -7,12 +7,12 @@ import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { readBundle, writeBundle, type Bundle } from '../src/classify/bundle.js';
 import { topClasses } from '../src/classify/classifier.js';
 import { ImageClassifier } from '../src/classify/image-classifier.js';
 import { decodeImage, type DecodedImage } from '../src/decode/decode.js';
+import { decodeModel, encodeModel, setDefaultOpset } from '../src/onnx/proto.js';
 import { serializePcaModel } from '../src/pca/model.js';
 import { sha256Hex } from '../src/util/hash.js';
 import { errorLines, runCli, show } from './helpers/cli.js';
@@ -198,10 +198,10 @@ describe('fruits export', { timeout: 30 * 60_000 }, () => {
 
   test('an old-opset network is one clear line; an existing file is kept; a name without .onnx is a usage error', async () => {
     // The shared network, declared opset 12: a bundle whose model cannot take the spliced preprocessing.
-    const model = onnxProto.onnx.ModelProto.decode(await fs.readFile(sharedModelPath));
-    model.opsetImport = [{ domain: '', version: 12 }];
+    const model = decodeModel(await fs.readFile(sharedModelPath));
+    setDefaultOpset(model, 12);
     const oldFile = path.join(dir, 'old-opset.onnx');
-    const oldBytes = onnxProto.onnx.ModelProto.encode(model).finish();
+    const oldBytes = encodeModel(model);
     await fs.writeFile(oldFile, oldBytes);
     const sha = sha256Hex(oldBytes);
     const b = await readBundle(path.join(dir, 'logreg-pca'));

@@ -8,9 +8,8 @@
 // That is one MatMul on the device instead of three, and a smaller file than the PCA alone
 // (1280 × C floats against 1280 × k + k × C). k-NN keeps its training rows and votes in the graph.
 import { promises as fs } from 'node:fs';
-import onnxProto from 'onnx-proto';
 import { featurizerGraph, FEATURE_OUTPUT, IMAGE_INPUT } from '../model/graph-edit.js';
-import { FLOAT, floatInitializer, int64Initializer, op, tensorInfo } from '../stats/ortGraph.js';
+import { defaultOpset, encodeModel, FLOAT, floatInitializer, int64Initializer, op, setMetadata, tensorInfo, type NodeProto, type TensorProto } from '../onnx/proto.js';
 import { UserError } from '../util/errors.js';
 import { SOFTWARE } from '../version.js';
 import type { Bundle, BundleContents, BundleManifest } from './bundle.js';
@@ -19,9 +18,8 @@ import type { LogRegModel } from './logreg.js';
 import { resolveBundleModel } from './model-file.js';
 import { quantizeWeightsInt8 } from './quantize.js';
 
-const { onnx } = onnxProto;
-type INodeProto = onnxProto.onnx.INodeProto;
-type ITensorProto = onnxProto.onnx.ITensorProto;
+type INodeProto = NodeProto;
+type ITensorProto = TensorProto;
 
 export const EXPORT_INPUT = IMAGE_INPUT;
 export const EXPORT_OUTPUT = 'probabilities';
@@ -194,22 +192,21 @@ export function buildExportModel(bundle: ExportBundle, networkBytes: Uint8Array,
   const affine = inputsAffine(bundle);
   const c = bundle.classifier;
   const head = c.kind === 'logreg' ? logRegHead(affine, c) : knnHead(affine, c);
-  const names = new Set<string>([...(graph.node ?? []).flatMap((n) => n.output ?? []), ...(graph.initializer ?? []).map((t) => t.name ?? '')]);
-  const clash = head.initializers.map((t) => t.name ?? '').find((n) => names.has(n));
+  const names = new Set<string>([...graph.node.flatMap((n) => n.output), ...graph.initializer.map((t) => t.name)]);
+  const clash = head.initializers.map((t) => t.name).find((n) => names.has(n));
   if (clash) throw new ExportError(`bundle ${bundle.dir}: its model already has a tensor named '${clash}'`);
-  graph.node = [...(graph.node ?? []), ...head.nodes];
-  graph.initializer = [...(graph.initializer ?? []), ...head.initializers];
-  graph.input = (graph.input ?? []).filter((i) => i.name === EXPORT_INPUT);
+  graph.node = [...graph.node, ...head.nodes];
+  graph.initializer = [...graph.initializer, ...head.initializers];
+  graph.input = graph.input.filter((i) => i.name === EXPORT_INPUT);
   graph.output = [tensorInfo(EXPORT_OUTPUT, FLOAT, ['N', c.classes])];
   graph.name = 'fruits_recognition';
   // The head's ops (ReduceL2 with axes attributes, OneHot, Unsqueeze with an axes input…) are
   // those of opset 13; a newer network keeps its own opset, where they mean the same except
   // ReduceL2's axes, which moved to an input in opset 18.
-  const opset = (model.opsetImport ?? []).find((o) => !o.domain)!;
-  if (c.kind === 'knn' && Number(opset.version) >= 18) {
+  if (c.kind === 'knn' && defaultOpset(model) >= 18) {
     const reduce = head.nodes.find((n) => n.opType === 'ReduceL2')!;
-    reduce.attribute = (reduce.attribute ?? []).filter((x) => x.name !== 'axes');
-    reduce.input = [...(reduce.input ?? []), h('axis1')];
+    reduce.attribute = reduce.attribute.filter((x) => x.name !== 'axes');
+    reduce.input = [...reduce.input, h('axis1')];
   }
   const metadata: Record<string, string> = {
     'fruits.labels': JSON.stringify(bundle.labels),
@@ -225,11 +222,11 @@ export function buildExportModel(bundle: ExportBundle, networkBytes: Uint8Array,
     'fruits.quantization': opts.quantize === 'int8' ? 'int8 weights (symmetric, per output channel), float32 activations' : 'none (float32)',
     'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
   };
-  model.metadataProps = [...(model.metadataProps ?? []).filter((p) => !p.key?.startsWith('fruits.')), ...Object.entries(metadata).map(([key, value]) => ({ key, value }))];
+  setMetadata(model, 'fruits.', metadata);
   if (opts.quantize === 'int8') quantizeWeightsInt8(model);
   model.producerName = 'fruits';
   model.producerVersion = SOFTWARE.version;
-  return { bytes: onnx.ModelProto.encode(model).finish(), metadata };
+  return { bytes: encodeModel(model), metadata };
 }
 
 /** The exported model of a loaded bundle, its network found as `fruits predict` finds it (and verified). */

@@ -15,5 +15,5 @@ export { project } from './project.js';
 export { portablePcaModel, portableKeyOf, PORTABLE_INPUT, PORTABLE_OUTPUT } from './portable.js';
 export { writePcaModel } from './write-model.js';
 export { SCALE_MODES, scalingFor, type ScaleMode } from './scaling.js';
-export { selectComponents, numericalRank, type ComponentSelection } from './selectComponents.js';
-export { symmetricEigen, type SymmetricEigen } from './symmetricEigen.js';
+export { selectComponents, numericalRank, type ComponentSelection } from './select-components.js';
+export { symmetricEigen, type SymmetricEigen } from './symmetric-eigen.js';

@@ -3,7 +3,7 @@
 // without this CLI or hand-written NumPy. It runs the very nodes `project` runs (float64 inside,
 // float32 in and out), so its scores equal transform's.
 import { SOFTWARE } from '../version.js';
-import { FLOAT, doubleInitializer, encodeModel, tensorInfo } from '../stats/ortGraph.js';
+import { buildModel, doubleInitializer, FLOAT, tensorInfo } from '../onnx/proto.js';
 import type { PcaModel } from './model.js';
 import { PROJECTION_PARAMS, projectionNodes } from './project.js';
 
@@ -23,24 +23,28 @@ export function portableKeyOf(jsonKey: string): string {
 export function portablePcaModel(model: PcaModel, jsonSha256: string): Uint8Array {
   const { dim, k } = model;
   const p = PROJECTION_PARAMS;
-  return encodeModel({
-    name: 'fruits_pca',
-    nodes: projectionNodes(PORTABLE_INPUT, PORTABLE_OUTPUT),
-    inputs: [tensorInfo(PORTABLE_INPUT, FLOAT, ['N', dim])],
-    outputs: [tensorInfo(PORTABLE_OUTPUT, FLOAT, ['N', k])],
-    initializers: [
-      doubleInitializer(p.mean, model.mean, [1, dim]),
-      doubleInitializer(p.scale, model.scaleFactors, [1, dim]),
-      doubleInitializer(p.components, model.components, [k, dim]),
-    ],
-    metadata: {
-      'fruits.model_id': model.featurizer.modelId,
-      'fruits.model_sha256': model.featurizer.sha256,
-      'fruits.feature_dim': String(dim),
-      'fruits.pca.k': String(k),
-      'fruits.pca.scale': model.scale,
-      'fruits.pca_sha256': jsonSha256,
-      'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
+  return buildModel(
+    {
+      nodes: projectionNodes(PORTABLE_INPUT, PORTABLE_OUTPUT),
+      inputs: [tensorInfo(PORTABLE_INPUT, FLOAT, ['N', dim])],
+      outputs: [tensorInfo(PORTABLE_OUTPUT, FLOAT, ['N', k])],
+      initializers: [
+        doubleInitializer(p.mean, model.mean, [1, dim]),
+        doubleInitializer(p.scale, model.scaleFactors, [1, dim]),
+        doubleInitializer(p.components, model.components, [k, dim]),
+      ],
     },
-  });
+    {
+      name: 'fruits_pca',
+      metadata: {
+        'fruits.model_id': model.featurizer.modelId,
+        'fruits.model_sha256': model.featurizer.sha256,
+        'fruits.feature_dim': String(dim),
+        'fruits.pca.k': String(k),
+        'fruits.pca.scale': model.scale,
+        'fruits.pca_sha256': jsonSha256,
+        'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
+      },
+    },
+  );
 }

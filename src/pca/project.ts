@@ -3,7 +3,7 @@
 // 1000 × 1280 × 200) and returned as float32. The same nodes, with the model's arrays as
 // initializers, are the portable model.onnx (portable.ts).
 import { NonFiniteFeatureError, type RowNamer } from '../stats/accumulate.js';
-import { DOUBLE, FLOAT, f32, f64, lazySession, op, tensorInfo } from '../stats/ortGraph.js';
+import { DOUBLE, FLOAT, f32, f64, lazySession, op, tensorInfo } from '../kernels/ort-graph.js';
 import type { PcaModel } from './model.js';
 
 /** Names of the projection's constants in the graph (inputs here, initializers in model.onnx). */

@@ -1,7 +1,6 @@
 // Reading what an ONNX file says about itself: its metadata_props.
-import onnxProto from 'onnx-proto';
+import { decodeModel } from '../../src/onnx/proto.js';
 
 export function onnxMetadata(bytes: Uint8Array): Record<string, string> {
-  const m = onnxProto.onnx.ModelProto.decode(bytes);
-  return Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+  return Object.fromEntries(decodeModel(bytes).metadataProps.map((p) => [p.key, p.value]));
 }

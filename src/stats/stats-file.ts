@@ -10,7 +10,7 @@
 //      u32      CRC-32 of every byte before it
 // For dim = 1280 that is ~6.6 MB.
 import { crc32 } from 'node:zlib';
-import { createStats, type FeatureStats } from './featureStats.js';
+import { createStats, type FeatureStats } from './feature-stats.js';
 
 const MAGIC = 'FRSTATS\0';
 export const STATS_FORMAT_VERSION = 1;
