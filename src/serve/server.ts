@@ -15,11 +15,11 @@ import rateLimit from '@fastify/rate-limit';
 import sharp from 'sharp';
 import { z } from 'zod';
 import type { Bundle } from '../classify/bundle.js';
-import type { Prediction } from '../classify/image-classifier.js';
 import { resolveBundleModel } from '../classify/model-file.js';
 import { DecodeError, decodeImage, type DecodedImage } from '../decode/decode.js';
 import type { Logger } from '../util/logger.js';
-import { MicroBatcher, QueueFullError } from './batcher.js';
+import { QueueFullError } from './batcher.js';
+import { createClassifyBatcher } from './classify-batcher.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import { FAVICON_SVG, PAGE_CSP, PAGE_CSS, PAGE_JS, renderPage } from './page.js';
 import { WorkerClassifier, type ImagesClassifier } from './worker-classifier.js';
@@ -64,11 +64,6 @@ const ROUTES: Record<string, string[]> = {
   '/assets/app.css': ['GET', 'HEAD'],
   '/favicon.svg': ['GET', 'HEAD'],
 };
-
-interface Job {
-  image: DecodedImage;
-  top: number;
-}
 
 interface Timed {
   startedAt: number;
@@ -125,21 +120,7 @@ export async function buildServer(bundle: Bundle, opts: BuildOptions): Promise<S
   ready.catch(() => undefined);
   const { width: modelWidth, height: modelHeight } = bundle.featurizer.spec.input;
 
-  const batcher = new MicroBatcher<Job, Prediction[]>(
-    async (jobs) => {
-      const top = Math.max(...jobs.map((j) => j.top));
-      const ranked = await classifier!.classify(
-        jobs.map((j) => j.image),
-        top,
-      );
-      return ranked.map((r, i) => r.slice(0, jobs[i].top));
-    },
-    { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxQueue: opts.maxQueue },
-  );
-  batcher.onBatch = (size, runMs) => {
-    metrics.batchSize.observe(size);
-    metrics.inferSeconds.observe(runMs / 1000);
-  };
+  const batcher = createClassifyBatcher(() => classifier!, { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxQueue: opts.maxQueue }, metrics);
 
   const modelInfo = {
     id: bundle.featurizer.id,
