@@ -13,6 +13,7 @@ import { registerReduce } from './reduce.js';
 import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
 import { registerDashboard } from './dashboard.js';
+import { registerTelegram } from './telegram.js';
 import { flag, parseFlag } from './options.js';
 import { z } from 'zod';
 
@@ -50,6 +51,7 @@ registerFeaturize(program, log);
 registerReduce(program, log);
 registerInspect(program);
 registerClassifyCommands(program, log);
+registerTelegram(program, log);
 registerWorker(program, log);
 registerDashboard(program, log);
 
