@@ -167,17 +167,21 @@ export class FruitBot {
     }
   }
 
-  /** Long polling until stop(); rejects if the Bot API refuses the bot (401 token, 409 another poller). */
-  async poll(onStart: (username: string) => void): Promise<void> {
-    this.polling = true;
-    await this.bot.start({ allowed_updates: [...UPDATES], onStart: (me) => onStart(me.username) });
+  /** getMe: the bot's username; rejects on a refused token. */
+  async identify(): Promise<string> {
+    await this.bot.init();
+    return this.bot.botInfo.username;
   }
 
-  /** Webhook mode: identifies the bot (getMe) and points Telegram at `url` with the secret. */
-  async setWebhook(url: string, secret: string): Promise<string> {
-    await this.bot.init();
+  /** Long polling until stop(); rejects if the Bot API refuses the bot (401 token, 409 another poller). */
+  async poll(onStart: () => void): Promise<void> {
+    this.polling = true;
+    await this.bot.start({ allowed_updates: [...UPDATES], onStart });
+  }
+
+  /** Webhook mode: points Telegram at `url`, with the secret it must send back. */
+  async setWebhook(url: string, secret: string): Promise<void> {
     await this.bot.api.setWebhook(url, { secret_token: secret, allowed_updates: [...UPDATES] });
-    return this.bot.botInfo.username;
   }
 
   handleUpdate(update: Parameters<Bot['handleUpdate']>[0]): Promise<void> {

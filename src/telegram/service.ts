@@ -43,9 +43,8 @@ export async function runTelegramBot(bundle: Bundle, opts: RunOptions): Promise<
   sharp.cache(false);
   const model = await resolveBundleModel(bundle, opts.model, (m) => logger.info(m));
   const metrics = createBotMetrics({ defaultMetrics: opts.defaultMetrics });
-  logger.info(`loading ${bundle.featurizer.id} for ${bundle.dir} (${bundle.labels.length} classes)…`);
-  const classifier = await WorkerClassifier.start({ bundle: bundle.dir, model: model.path, threads: opts.threads });
-  const batcher = createClassifyBatcher(() => classifier, { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxQueue: opts.maxQueue }, metrics);
+  // Assigned once the model is loaded; the bot takes no update before.
+  let batcher: ReturnType<typeof createClassifyBatcher> | undefined;
   const input = bundle.featurizer.spec.input;
   const bot = new FruitBot(
     {
@@ -60,8 +59,8 @@ export async function runTelegramBot(bundle: Bundle, opts: RunOptions): Promise<
     {
       decode: (bytes) => decodeImage(bytes, input, { maxPixels: opts.maxPixels }),
       recognise: async (image) => {
-        metrics.queueDepth.set(batcher.queued);
-        const { value } = await batcher.submit({ image, top: opts.top });
+        metrics.queueDepth.set(batcher!.queued);
+        const { value } = await batcher!.submit({ image, top: opts.top });
         return { predictions: value };
       },
       metrics,
@@ -69,6 +68,13 @@ export async function runTelegramBot(bundle: Bundle, opts: RunOptions): Promise<
       redactor,
     },
   );
+  // A wrong token fails here, in a second, before the model is loaded.
+  const username = await bot.identify().catch((err: unknown) => {
+    throw new UserError(fatalMessage(err, redactor));
+  });
+  logger.info(`bot @${username}; loading ${bundle.featurizer.id} for ${bundle.dir} (${bundle.labels.length} classes)…`);
+  const classifier = await WorkerClassifier.start({ bundle: bundle.dir, model: model.path, threads: opts.threads });
+  batcher = createClassifyBatcher(() => classifier, { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxQueue: opts.maxQueue }, metrics);
   const servers: Listening[] = [];
   let polling: Promise<void> | undefined;
   const onHttpError = (err: unknown) => logger.error(`http: ${redactor.describe(err)}`);
@@ -89,7 +95,7 @@ export async function runTelegramBot(bundle: Bundle, opts: RunOptions): Promise<
       });
       const server = await listen(handler, { host, port }, onHttpError);
       servers.unshift(server); // closed first on the way out
-      const username = await bot.setWebhook(url.href, secret).catch((err: unknown) => {
+      await bot.setWebhook(url.href, secret).catch((err: unknown) => {
         throw new UserError(fatalMessage(err, redactor));
       });
       logger.info(`@${username} ready: Telegram posts updates to ${url.origin}${url.pathname}, received on ${server.url}${url.pathname}`);
@@ -98,7 +104,7 @@ export async function runTelegramBot(bundle: Bundle, opts: RunOptions): Promise<
       await server.close();
       servers.shift();
     } else {
-      polling = bot.poll((username) => logger.info(`@${username} ready (long polling ${opts.apiRoot === DEFAULT_API_ROOT ? 'Telegram' : opts.apiRoot})`));
+      polling = bot.poll(() => logger.info(`@${username} ready (long polling ${opts.apiRoot === DEFAULT_API_ROOT ? 'Telegram' : opts.apiRoot})`));
       const ended = await Promise.race([polling.then(() => undefined), opts.stopSignal]).catch((err: unknown) => {
         throw new UserError(fatalMessage(err, redactor));
       });
