@@ -1,6 +1,7 @@
 // Prometheus metrics of the server (one registry per server, so several can live in a process):
 // requests by route and status, latency, requests in flight, and the batcher's behaviour.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { serverWide } from './context.js';
 
 /** The inference batcher's behaviour: shared by `fruits serve` and `fruits telegram`. */
 export interface InferenceMetrics {
@@ -51,3 +52,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServerMe
     shed: new Counter({ name: 'fruits_shed_requests_total', help: 'Classify requests refused with 503 because the queue was full', registers }),
   };
 }
+
+/** Counts every answer by route and status, and serves the registry as GET /metrics. */
+export const metricsPlugin = serverWide(async (app, { metrics, batcher }) => {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.duration.observe({ route }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', async (_req, reply) => {
+    metrics.queueDepth.set(batcher.queued);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+});

@@ -1,0 +1,27 @@
+// A bound on the connections one client address may hold open (--max-client-connections): past
+// it a new connection is answered 429 and closed, so that one client cannot take every socket
+// with slow or idle connections. The address is the TCP peer's; behind a trusted proxy (whose
+// own addresses every connection comes from) the bound is off and the proxy does that job.
+import { serverWide } from './context.js';
+import { answerAndClose } from './errors.js';
+
+export const connectionsPlugin = serverWide(async (app, { opts }) => {
+  const limit = opts.trustProxy ? 0 : opts.maxClientConnections;
+  if (limit === 0) return;
+  const open = new Map<string, number>();
+  app.server.on('connection', (socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > limit) {
+      app.log.info({ remote: address, open: limit }, 'refused a connection: too many from this address');
+      answerAndClose(socket, 429, 'too_many_connections', `more than ${limit} open connections from this address; close some and retry`);
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    });
+  });
+});
