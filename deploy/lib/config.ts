@@ -84,6 +84,14 @@ const settings = z.object({
   /** ACM certificate for HTTPS on the load balancer; without it the listener is plain HTTP. */
   certificateArn: optionalString.pipe(z.string().regex(/^arn:aws[a-z-]*:acm:/, 'an ACM certificate ARN').optional()),
 
+  telegram: bool.default(false),
+  /** Key under `models/` of the bundle `fruits telegram` loads. */
+  telegramBundle: z.string().regex(/^[A-Za-z0-9._\/-]+$/, 'a key under models/ (letters, digits, . _ / -)').default('current'),
+  /** Secrets Manager secret (created by the operator) holding the bot token from BotFather. */
+  telegramTokenSecret: z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name').default('fruits/telegram-bot-token'),
+  telegramCpu: z.coerce.number().int().default(512),
+  telegramMemory: z.coerce.number().int().default(2048),
+
   logRetentionDays: z.coerce
     .number()
     .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `one of ${LOG_RETENTION_DAYS.join(', ')}`)
@@ -101,6 +109,7 @@ export const configSchema = settings.superRefine((c, ctx) => {
     ['worker', c.workerCpu, c.workerMemory],
     ['coordinator', c.coordinatorCpu, c.coordinatorMemory],
     ['serve', c.serveCpu, c.serveMemory],
+    ['telegram', c.telegramCpu, c.telegramMemory],
   ];
   for (const [name, cpu, memory] of sizes) {
     const r = taskSize.safeParse({ cpu, memory });
