@@ -6,6 +6,7 @@
 // webhook mode refuses requests without the secret; the token appears in no output.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +46,21 @@ class BotProcess {
       }
     }
   }
+}
+
+/** Sends `head` then `body` on a raw socket (without finishing the request) and returns all the server answers until it closes. */
+function rawExchange(port: number, head: string, body: Buffer | string = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(head);
+      if (body.length) socket.write(body);
+    });
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (answer += d));
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' || err.code === 'EPIPE' ? undefined : reject(err)));
+    socket.on('close', () => resolve(answer));
+  });
 }
 
 function startBot(bundle: string, api: BotApiStandIn, args: string[] = [], env: Record<string, string | undefined> = {}): BotProcess {
@@ -293,6 +309,19 @@ describe('fruits telegram', () => {
         assert.deepEqual({ status: body.error.status, code: body.error.code }, { status, code });
         assert.equal(typeof body.error.message, 'string');
       }
+    });
+
+    test('a body that does not arrive is answered 408 and closed; an endless chunked body 413 without reading it all', async () => {
+      const port = Number(new URL(base).port);
+      const head = (extra: string) => `POST /hooks/fruits HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-telegram-bot-api-secret-token: ${WEBHOOK_SECRET}\r\n${extra}\r\n`;
+      const slow = await rawExchange(port, head('content-length: 100\r\n'), '{"upd');
+      assert.match(slow, /^HTTP\/1\.1 408 /);
+      assert.match(slow, /"code":"request_timeout"/);
+      // 1.5 MiB of one chunk, the request never finished: refused as soon as it is over 1 MiB.
+      const chunk = Buffer.alloc(1.5 * 1024 * 1024, 0x20);
+      const big = await rawExchange(port, head('transfer-encoding: chunked\r\n'), Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk]));
+      assert.match(big, /^HTTP\/1\.1 413 /);
+      assert.match(big, /"code":"payload_too_large"/);
     });
 
     test('SIGTERM stops it with exit 0; the token and the secret are in no output', async () => {

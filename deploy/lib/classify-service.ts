@@ -9,7 +9,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { DataBucket } from './data-bucket.js';
-import { appEnvironment, fargateTask, withInit } from './fargate-task.js';
+import { appEnvironment, fargateTask, loopbackHealthCheck, withInit } from './fargate-task.js';
 import { appLogGroup, logDriver } from './log-group.js';
 import { CONTAINER, PORT, PREFIX } from './names.js';
 
@@ -37,7 +37,6 @@ export class ClassifyService extends Construct {
     super(scope, id);
     this.logGroup = appLogGroup(this, 'Logs', props.logRetentionDays);
     const taskDefinition = fargateTask(this, 'Task', { role: 'serve', cpu: props.cpu, memoryMiB: props.memoryMiB });
-    const healthz = `fetch('http://127.0.0.1:${PORT.serve}/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
     taskDefinition.addContainer(CONTAINER.serve, {
       image: props.image,
       command: ['serve', props.data.uri(PREFIX.models, props.bundle), '--port', String(PORT.serve), '--host', '0.0.0.0'],
@@ -45,13 +44,7 @@ export class ClassifyService extends Construct {
       portMappings: [{ containerPort: PORT.serve }],
       logging: logDriver(this.logGroup, CONTAINER.serve),
       // Liveness inside the task (restart a hung process); readiness is the load balancer's /readyz.
-      healthCheck: {
-        command: ['CMD', 'node', '-e', healthz],
-        interval: Duration.seconds(30),
-        timeout: Duration.seconds(5),
-        retries: 3,
-        startPeriod: Duration.seconds(60),
-      },
+      healthCheck: loopbackHealthCheck(PORT.serve),
       linuxParameters: withInit(this, 'Linux'),
     });
     props.data.grantReadPrefix(taskDefinition.taskRole, PREFIX.models);

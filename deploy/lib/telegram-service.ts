@@ -10,7 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { DataBucket } from './data-bucket.js';
-import { appEnvironment, fargateTask, withInit } from './fargate-task.js';
+import { appEnvironment, fargateTask, loopbackHealthCheck, withInit } from './fargate-task.js';
 import { appLogGroup, logDriver } from './log-group.js';
 import { CONTAINER, PORT, PREFIX } from './names.js';
 
@@ -44,7 +44,6 @@ export class TelegramService extends Construct {
     this.taskDefinition = fargateTask(this, 'Task', { role: 'telegram', cpu: props.cpu, memoryMiB: props.memoryMiB });
     this.tokenSecret = secretsmanager.Secret.fromSecretNameV2(this, 'Token', props.tokenSecretName);
     // Metrics and health stay on the task's loopback: nothing listens on a routable address.
-    const healthz = `fetch('http://127.0.0.1:${PORT.telegramMetrics}/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
     this.taskDefinition.addContainer(CONTAINER.telegram, {
       image: props.image,
       command: ['telegram', props.data.uri(PREFIX.models, props.bundle), '--metrics-port', String(PORT.telegramMetrics), '--grace', String(STOP_TIMEOUT_SECONDS - 5)],
@@ -52,13 +51,7 @@ export class TelegramService extends Construct {
       secrets: { TELEGRAM_BOT_TOKEN: ecs.Secret.fromSecretsManager(this.tokenSecret) },
       logging: logDriver(this.logGroup, CONTAINER.telegram),
       stopTimeout: Duration.seconds(STOP_TIMEOUT_SECONDS),
-      healthCheck: {
-        command: ['CMD', 'node', '-e', healthz],
-        interval: Duration.seconds(30),
-        timeout: Duration.seconds(5),
-        retries: 3,
-        startPeriod: Duration.seconds(60),
-      },
+      healthCheck: loopbackHealthCheck(PORT.telegramMetrics),
       linuxParameters: withInit(this, 'Linux'),
     });
     props.data.grantReadPrefix(this.taskDefinition.taskRole, PREFIX.models);

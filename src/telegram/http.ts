@@ -1,53 +1,33 @@
-// The bot's small HTTP servers (webhook, metrics) on node:http, held to the project's rules for
-// network surfaces: idle and slow connections are closed (header, body and keep-alive
-// deadlines), bodies are bounded while they stream in, connections per client address are
-// bounded, and every client error is a 4xx in the documented shape {error: {status, code, message}}.
+// The bot's small HTTP servers (webhook, metrics) on node:http, held to the rules of `fruits
+// serve` and with its pieces (src/serve/errors.ts, connections.ts): the request (headers and
+// body) must arrive within a deadline (408), idle keep-alive connections close, bodies are
+// bounded while they stream in (413, the rest unread), connections per client address are
+// bounded (429), and every error is a 4xx/5xx in the one shape {error: {status, code, message}}.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { boundConnectionsPerAddress } from '../serve/connections.js';
+import { HttpError, clientErrorHandler, errorBody } from '../serve/errors.js';
+import type { Logger } from '../util/logger.js';
+
+export { HttpError } from '../serve/errors.js';
 
 export const HTTP_LIMITS = {
-  /** Headers must be complete this long after the connection opens (or the previous request ends). */
-  headersTimeoutMs: 10_000,
-  /** The body must have arrived this long after the headers: answered 408 and closed. */
-  bodyTimeoutMs: 10_000,
-  /** Node's own whole-request deadline, a backstop behind the body deadline. */
-  requestTimeoutMs: 20_000,
+  /** Headers and body must have arrived this long after the request starts (or the connection opens). */
+  requestTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
-  /** A socket with no traffic at all for this long is destroyed. */
-  idleSocketMs: 30_000,
   connectionsPerAddress: 64,
   /** How long close() lets requests in progress finish before cutting their connections. */
   closeGraceMs: 5_000,
 };
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
-}
-
 export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
   res.end(text);
 }
 
-export function sendError(res: http.ServerResponse, err: HttpError): void {
-  sendJson(res, err.status, { error: { status: err.status, code: err.code, message: err.message } }, err.headers);
-}
-
-/** The request's body, at most `maxBytes`, within the body deadline; 413 / 408 otherwise (nothing more is read). */
-export function readBody(req: http.IncomingMessage, maxBytes: number, timeoutMs = HTTP_LIMITS.bodyTimeoutMs): Promise<Buffer> {
+/** The request's body, at most `maxBytes` (413 at once otherwise; nothing more is read). */
+export function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     return Promise.reject(new HttpError(413, 'payload_too_large', `the body is ${declared} bytes; the limit is ${maxBytes}`, { connection: 'close' }));
@@ -56,14 +36,12 @@ export function readBody(req: http.IncomingMessage, maxBytes: number, timeoutMs 
     const chunks: Buffer[] = [];
     let total = 0;
     const finish = (err?: HttpError) => {
-      clearTimeout(timer);
       req.removeListener('data', onData);
       req.removeListener('end', onEnd);
-      req.removeListener('error', onError);
-      if (err) {
-        req.pause(); // the rest is not read: the connection is closed after the answer
-        reject(err);
-      } else resolve(Buffer.concat(chunks));
+      req.removeListener('close', onClose);
+      if (!err) return resolve(Buffer.concat(chunks));
+      req.pause(); // the rest is not read: the connection closes after the answer
+      reject(err);
     };
     const onData = (chunk: Buffer) => {
       total += chunk.length;
@@ -71,11 +49,11 @@ export function readBody(req: http.IncomingMessage, maxBytes: number, timeoutMs 
       else chunks.push(chunk);
     };
     const onEnd = () => finish();
-    const onError = () => finish(new HttpError(400, 'aborted', 'the request body was cut off', { connection: 'close' }));
-    const timer = setTimeout(() => finish(new HttpError(408, 'body_timeout', `the body did not arrive within ${timeoutMs / 1000} s`, { connection: 'close' })), timeoutMs);
+    // Cut off, or timed out (Node then answers 408 itself, through clientErrorHandler).
+    const onClose = () => finish(new HttpError(400, 'client_closed', 'the request body was cut off'));
     req.on('data', onData);
     req.once('end', onEnd);
-    req.once('error', onError);
+    req.once('close', onClose);
   });
 }
 
@@ -88,38 +66,34 @@ export interface Listening {
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
 
 /**
- * Listens on host:port. `handler` answers or throws: an HttpError becomes its 4xx/5xx answer,
- * anything else a 500 (reported through `onError`, which must not log the request's secrets).
+ * Listens on host:port. `handler` answers or throws: an HttpError becomes its answer (logged at
+ * info), anything else a 500 (logged at error by `describe`, which must leave out secrets).
  */
-export function listen(handler: Handler, at: { host: string; port: number }, onError: (err: unknown) => void): Promise<Listening> {
-  const server = http.createServer({ headersTimeout: HTTP_LIMITS.headersTimeoutMs, requestTimeout: HTTP_LIMITS.requestTimeoutMs, keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs }, (req, res) => {
-    handler(req, res).catch((err: unknown) => {
-      if (err instanceof HttpError) return sendError(res, err);
-      onError(err);
-      sendError(res, new HttpError(500, 'internal', 'the server failed to handle this request'));
-    });
-  });
-  server.setTimeout(HTTP_LIMITS.idleSocketMs, (socket: Socket) => socket.destroy());
-  const perAddress = new Map<string, number>();
-  server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? '';
-    const n = (perAddress.get(address) ?? 0) + 1;
-    if (n > HTTP_LIMITS.connectionsPerAddress) {
-      socket.destroy();
-      return;
-    }
-    perAddress.set(address, n);
-    socket.once('close', () => {
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left > 0) perAddress.set(address, left);
-      else perAddress.delete(address);
-    });
-  });
-  // Malformed requests (bad request lines, oversized headers) get a bare 400 and the socket closes.
-  server.on('clientError', (_err, socket: Socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy();
-  });
+export function listen(handler: Handler, at: { host: string; port: number }, logger: Logger, describe: (err: unknown) => string): Promise<Listening> {
+  const limits = HTTP_LIMITS;
+  const server = http.createServer(
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often Node looks for requests past their deadline.
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      handler(req, res).catch((err: unknown) => {
+        if (res.headersSent || req.socket.destroyed) return;
+        if (err instanceof HttpError) {
+          logger.info({ status: err.statusCode, remote: req.socket.remoteAddress }, `refused: ${err.message}`);
+          return sendJson(res, err.statusCode, errorBody(err.statusCode, err.code, err.message), err.headers);
+        }
+        logger.error(`http: ${describe(err)}`);
+        sendJson(res, 500, errorBody(500, 'internal', 'the server failed to handle this request'));
+      });
+    },
+  );
+  boundConnectionsPerAddress(server, limits.connectionsPerAddress, logger);
+  const onClientError = clientErrorHandler(logger, limits.requestTimeoutMs);
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => onClientError(err, socket));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(at.port, at.host, () => {
@@ -131,7 +105,7 @@ export function listen(handler: Handler, at: { host: string; port: number }, onE
         port,
         close: () =>
           new Promise<void>((done) => {
-            const cut = setTimeout(() => server.closeAllConnections(), HTTP_LIMITS.closeGraceMs);
+            const cut = setTimeout(() => server.closeAllConnections(), limits.closeGraceMs);
             server.close(() => {
               clearTimeout(cut);
               done();

@@ -2,9 +2,10 @@
 // text format, GET /healthz (200 while the bot runs, 503 once it is stopping).
 import type http from 'node:http';
 import type { Registry } from 'prom-client';
+import type { Logger } from '../util/logger.js';
 import { HttpError, listen, sendJson, type Listening } from './http.js';
 
-export function startMetricsServer(registry: Registry, at: { host: string; port: number }, running: () => boolean, onError: (err: unknown) => void): Promise<Listening> {
+export function startMetricsServer(registry: Registry, at: { host: string; port: number }, running: () => boolean, logger: Logger, describe: (err: unknown) => string): Promise<Listening> {
   return listen(
     async (req: http.IncomingMessage, res: http.ServerResponse) => {
       const path = (req.url ?? '/').split('?')[0];
@@ -19,6 +20,7 @@ export function startMetricsServer(registry: Registry, at: { host: string; port:
       res.end(req.method === 'HEAD' ? undefined : text);
     },
     at,
-    onError,
+    logger,
+    describe,
   );
 }

@@ -77,10 +77,10 @@ export async function runTelegramBot(bundle: Bundle, opts: RunOptions): Promise<
   batcher = createClassifyBatcher(() => classifier, { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxQueue: opts.maxQueue }, metrics);
   const servers: Listening[] = [];
   let polling: Promise<void> | undefined;
-  const onHttpError = (err: unknown) => logger.error(`http: ${redactor.describe(err)}`);
+  const describe = (err: unknown) => redactor.describe(err);
   try {
     if (opts.metrics) {
-      const m = await startMetricsServer(metrics.registry, opts.metrics, () => bot.running, onHttpError);
+      const m = await startMetricsServer(metrics.registry, opts.metrics, () => bot.running, logger, describe);
       servers.push(m);
       logger.info(`metrics on ${m.url}/metrics`);
     }
@@ -93,7 +93,7 @@ export async function runTelegramBot(bundle: Bundle, opts: RunOptions): Promise<
         onUpdate: (update) => bot.handleUpdate(update),
         onStatus: (status) => metrics.webhookRequests.inc({ status: String(status) }),
       });
-      const server = await listen(handler, { host, port }, onHttpError);
+      const server = await listen(handler, { host, port }, logger, describe);
       servers.unshift(server); // closed first on the way out
       await bot.setWebhook(url.href, secret).catch((err: unknown) => {
         throw new UserError(fatalMessage(err, redactor));
