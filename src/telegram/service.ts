@@ -61,6 +61,8 @@ export async function runTelegramBot(bundle: Bundle, opts: RunOptions): Promise<
       recognise: async (image) => {
         metrics.queueDepth.set(batcher!.queued);
         const { value } = await batcher!.submit({ image, top: opts.top });
+        // Bundles with novelty data will mark an unfamiliar photo `unknown` (the novelty work,
+        // not merged yet): pass the flag on here once the classifier returns it.
         return { predictions: value };
       },
       metrics,
