@@ -104,6 +104,9 @@ export class FruitsStack extends Stack {
         desiredCount: c.serveCount,
         allowedCidr: c.serveAllowedCidr,
         certificateArn: c.certificateArn,
+        publicPlainHttp: c.servePublicPlainHttp,
+        rateLimit: c.serveRateLimit,
+        wafRateLimit: c.serveWafRateLimit,
         logRetentionDays: c.logRetentionDays,
       });
     }

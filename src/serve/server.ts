@@ -69,7 +69,7 @@ function createApp(opts: BuildOptions): FastifyInstance {
     // body is complete: it is the deadline for slow senders and for sockets that send nothing.
     // Node looks for expired requests every connectionsCheckingInterval (30 s by default).
     requestTimeout: opts.bodyTimeoutMs,
-    http: { headersTimeout: opts.bodyTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.ceil(opts.bodyTimeoutMs / 4)) },
+    http: { requestTimeout: opts.bodyTimeoutMs, headersTimeout: opts.bodyTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.ceil(opts.bodyTimeoutMs / 4)) },
     keepAliveTimeout: opts.keepAliveTimeoutMs,
     // A socket silent this long while a request is handled (the request timeout no longer runs).
     connectionTimeout: Math.max(60_000, opts.bodyTimeoutMs),
