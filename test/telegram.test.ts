@@ -210,6 +210,17 @@ describe('fruits telegram', () => {
       assert.match(await api.replyTo(53), /^Send me a photo of a fruit/);
     });
 
+    test('a Bot API out of reach is said once, and its return; updates then flow again', async () => {
+      await api.waitFor((calls) => (calls.at(-1)?.method === 'getUpdates' ? true : undefined), 'a waiting long poll');
+      api.cutPolls();
+      await bot.line(/Bot API call getUpdates failed: .*\(grammY retries\)/);
+      // (The next poll returns at once with this message: a long poll answers when it has one.)
+      api.pushMessage({ text: 'hello' }, { id: 54 });
+      assert.match(await api.replyTo(54), /^Send me a photo/);
+      await bot.line(/the Bot API answers again/);
+      assert.equal(bot.stderr.match(/Bot API call getUpdates failed/g)?.length, 1);
+    });
+
     test('per-chat rate limit: told once, then ignored; other chats are served', async () => {
       for (let i = 0; i < 6; i++) api.pushMessage({ text: `message ${i}` }, { id: 61 });
       api.pushMessage({ text: 'hello' }, { id: 62 });

@@ -46,6 +46,8 @@ export interface FruitBotDeps {
 // Bot API calls of the middleware get up to this long (grammY's default is 500 s).
 const API_TIMEOUT_SECONDS = 60;
 const UPDATES = ['message'] as const;
+/** Calls grammY repeats on network errors (polling and start-up). */
+const RETRIED = new Set(['getUpdates', 'getMe', 'deleteWebhook']);
 
 function kindOf(m: Message): string {
   if (m.photo) return 'photo';
@@ -72,7 +74,7 @@ export class FruitBot {
       try {
         const res = await prev(method, payload, signal);
         if (!res.ok) deps.metrics.apiErrors.inc({ method });
-        else if (this.apiFailing) {
+        else if (this.apiFailing && RETRIED.has(method)) {
           this.apiFailing = false;
           deps.logger.info('the Bot API answers again');
         }
@@ -81,9 +83,12 @@ export class FruitBot {
         // The long poll cancelled by stop() is no failure.
         if (method === 'getUpdates' && this.stopping) throw err;
         deps.metrics.apiErrors.inc({ method });
-        // grammY retries polling failures quietly: say once that the API is out of reach.
-        if (!this.apiFailing) deps.logger.warn(`Bot API call ${method} failed: ${deps.redactor.describe(err)} (retrying)`);
-        this.apiFailing = true;
+        // grammY retries these quietly: say once that the API is out of reach (the callers of
+        // the other methods log their own failures).
+        if (RETRIED.has(method) && !this.apiFailing) {
+          this.apiFailing = true;
+          deps.logger.warn(`Bot API call ${method} failed: ${deps.redactor.describe(err)} (grammY retries)`);
+        }
         throw err;
       }
     });

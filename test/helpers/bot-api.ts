@@ -71,6 +71,11 @@ export class BotApiStandIn {
     return update_id;
   }
 
+  /** Cuts the connections of the long polls now waiting (a network failure, as the bot sees it). */
+  cutPolls(): void {
+    this.events.emit('cut-polls');
+  }
+
   /** Downloads wait until the returned function is called. */
   holdDownloads(): () => void {
     let release!: () => void;
@@ -162,11 +167,17 @@ export class BotApiStandIn {
       clearTimeout(timer);
       this.events.off('update', done);
       this.events.off('closing', done);
+      this.events.off('cut-polls', cut);
       if (!res.writableEnded && !req.socket.destroyed) answer();
+    };
+    const cut = () => {
+      req.socket.destroy();
+      done();
     };
     const timer = setTimeout(done, timeout * 1000);
     this.events.on('update', done);
     this.events.once('closing', done);
+    this.events.once('cut-polls', cut);
     res.once('close', done);
   }
 
