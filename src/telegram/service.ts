@@ -88,10 +88,11 @@ export async function runTelegramBot(bundle: Bundle, opts: RunOptions): Promise<
     }
     if (opts.webhook) {
       const { url, secret, host, port } = opts.webhook;
+      let stopping = false;
       const handler = webhookHandler({
         path: url.pathname,
         secret,
-        accepting: () => bot.running,
+        accepting: () => !stopping,
         onUpdate: (update) => bot.handleUpdate(update),
         onStatus: (status) => metrics.webhookRequests.inc({ status: String(status) }),
       });
@@ -103,6 +104,7 @@ export async function runTelegramBot(bundle: Bundle, opts: RunOptions): Promise<
       logger.info(`@${username} ready: Telegram posts updates to ${url.origin}${url.pathname}, received on ${server.url}${url.pathname}`);
       const reason = await opts.stopSignal;
       logger.info(`${reason}: stopping (the webhook stays set; updates wait at Telegram until the bot is back)`);
+      stopping = true; // from now on 503: Telegram delivers again later
       await server.close();
       servers.shift();
     } else {
