@@ -15,7 +15,7 @@ import rateLimit from '@fastify/rate-limit';
 import sharp from 'sharp';
 import { z } from 'zod';
 import type { Bundle } from '../classify/bundle.js';
-import type { Prediction } from '../classify/image-classifier.js';
+import type { Classified } from '../classify/image-classifier.js';
 import { resolveBundleModel } from '../classify/model-file.js';
 import { DecodeError, decodeImage, type DecodedImage } from '../decode/decode.js';
 import type { Logger } from '../util/logger.js';
@@ -125,14 +125,14 @@ export async function buildServer(bundle: Bundle, opts: BuildOptions): Promise<S
   ready.catch(() => undefined);
   const { width: modelWidth, height: modelHeight } = bundle.featurizer.spec.input;
 
-  const batcher = new MicroBatcher<Job, Prediction[]>(
+  const batcher = new MicroBatcher<Job, Classified>(
     async (jobs) => {
       const top = Math.max(...jobs.map((j) => j.top));
       const ranked = await classifier!.classify(
         jobs.map((j) => j.image),
         top,
       );
-      return ranked.map((r, i) => r.slice(0, jobs[i].top));
+      return ranked.map((r, i) => ({ ...r, predictions: r.predictions.slice(0, jobs[i].top) }));
     },
     { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxQueue: opts.maxQueue },
   );
@@ -293,7 +293,9 @@ export async function buildServer(bundle: Bundle, opts: BuildOptions): Promise<S
         throw err;
       }
       return reply.header('cache-control', 'no-store').send({
-        predictions: result.value,
+        predictions: result.value.predictions,
+        // Bundles trained before novelty data existed answer without these two fields.
+        ...(result.value.novelty === undefined ? {} : { novelty: result.value.novelty, unknown: result.value.unknown }),
         model: modelInfo,
         image: { width: image.sourceWidth, height: image.sourceHeight },
         timings: {
