@@ -88,7 +88,8 @@ describe('fruits telegram', () => {
     const data = await miniFeatures();
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fruits-telegram-'));
     bundle = path.join(dir, 'bundle');
-    await trainBundle(data.train, bundle, ['--holdout', '0']);
+    // Default training: a held-out slice, so the bundle carries novelty data.
+    await trainBundle(data.train, bundle);
     for (const key of ['Banana/15_100.jpg', 'Kiwi/34_100.jpg', 'Lemon/39_100.jpg']) photos[key.split('/')[0]] = await fs.readFile(path.join(miniTestDir, key));
   });
 
@@ -195,6 +196,23 @@ describe('fruits telegram', () => {
       assert.deepEqual(api.downloads, ['banana-large', 'kiwi-doc', 'fake-jpeg', 'lemon'], 'only the files answered above were downloaded');
     });
 
+    test('a photo the bundle does not recognise (novelty) is answered "I don’t recognise this one"', async () => {
+      // The mini Test set has one class the Training set lacks: the bundle's own verdicts on its
+      // photos (fruits predict, the same classifier code) say which it flags as unknown.
+      const dirOf = path.join(miniTestDir, 'Tomato Yellow');
+      const r = await runCli(['predict', bundle, dirOf, '--json', '--threads', '1']);
+      assert.equal(r.code, 0, show(r));
+      const rows = JSON.parse(r.stdout) as { path: string; unknown?: boolean }[];
+      const flagged = rows.find((row) => row.unknown === true);
+      assert.ok(flagged, 'the bundle flags at least one photo of the class it was never trained on');
+      const bytes = await fs.readFile(flagged.path);
+      api.addFile('unknown-fruit', { bytes });
+      api.pushMessage({ photo: [{ file_id: 'unknown-fruit', file_unique_id: 'uf', width: 100, height: 100, file_size: bytes.length }] }, { id: 35 });
+      const text = await api.replyTo(35);
+      assert.match(text, /I don’t recognise this one/);
+      assert.doesNotMatch(text, /🍎/, 'no fruit named');
+    });
+
     test('a failed download and a cut connection: a polite answer or a redacted log line, and the bot goes on', async () => {
       api.addFile('broken', { bytes: photos.Banana, fail: 'error' });
       api.pushMessage({ photo: [{ file_id: 'broken', file_unique_id: 'b', width: 100, height: 100, file_size: photos.Banana.length }] }, { id: 51 });
@@ -235,10 +253,11 @@ describe('fruits telegram', () => {
       const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
       assert.equal(value(/^fruits_telegram_answers_total\{outcome="recognised"\} (\d+)/m), 3);
       assert.equal(value(/^fruits_telegram_answers_total\{outcome="not_image"\} (\d+)/m), 2);
+      assert.equal(value(/^fruits_telegram_answers_total\{outcome="unknown"\} (\d+)/m), 1);
       assert.equal(value(/^fruits_telegram_answers_total\{outcome="too_large"\} (\d+)/m), 2);
       assert.equal(value(/^fruits_telegram_answers_total\{outcome="download_failed"\} (\d+)/m), 1);
       assert.equal(value(/^fruits_telegram_answers_total\{outcome="rate_limited"\} (\d+)/m), 1);
-      assert.equal(value(/^fruits_telegram_photos_total\{source="photo"\} (\d+)/m), 3);
+      assert.equal(value(/^fruits_telegram_photos_total\{source="photo"\} (\d+)/m), 4);
       assert.equal(value(/^fruits_telegram_answer_duration_seconds_count\{outcome="recognised"\} (\d+)/m), 3);
       assert.ok(value(/^fruits_inference_batch_size_count (\d+)/m) >= 1);
       assert.ok(value(/^fruits_telegram_api_errors_total\{method="sendMessage"\} (\d+)/m) >= 1);

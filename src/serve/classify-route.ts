@@ -66,7 +66,9 @@ export const classifyRoutePlugin: ServePlugin = async (app, ctx) => {
       throw new HttpError(503, 'overloaded', err.message, { 'retry-after': '1' });
     }
     return reply.header('cache-control', 'no-store').send({
-      predictions: result.value,
+      predictions: result.value.predictions,
+      // Bundles trained before novelty data existed answer without these two fields.
+      ...(result.value.novelty === undefined ? {} : { novelty: result.value.novelty, unknown: result.value.unknown }),
       model: modelInfo,
       image: { width: image.sourceWidth, height: image.sourceHeight },
       timings: {

@@ -3,7 +3,7 @@
 // is registered with this one object, so adding a route is one more plugin given the same context.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Bundle } from '../classify/bundle.js';
-import type { Prediction } from '../classify/image-classifier.js';
+import type { Classified } from '../classify/image-classifier.js';
 import type { MicroBatcher } from './batcher.js';
 import type { ClassifyJob } from './classify-batcher.js';
 import type { ServerMetrics } from './metrics.js';
@@ -17,7 +17,7 @@ export interface ServeContext {
   opts: ServeOptions;
   metrics: ServerMetrics;
   model: ModelState;
-  batcher: MicroBatcher<ClassifyJob, Prediction[]>;
+  batcher: MicroBatcher<ClassifyJob, Classified>;
   /** What /readyz and the classify answer say about the model. */
   modelInfo: ModelInfo;
 }

@@ -7,7 +7,7 @@
 // together and share inference batches; stop() waits for the tasks in flight.
 import { Bot, type Context } from 'grammy';
 import type { Message } from 'grammy/types';
-import type { Prediction } from '../classify/image-classifier.js';
+import type { Classified } from '../classify/image-classifier.js';
 import { DecodeError, type DecodedImage } from '../decode/decode.js';
 import { QueueFullError } from '../serve/batcher.js';
 import type { Logger } from '../util/logger.js';
@@ -17,11 +17,6 @@ import type { BotMetrics } from './metrics.js';
 import { ChatRateLimiter } from './rate-limit.js';
 import type { Redactor } from './redact.js';
 
-/** The bundle's verdict on one photo; `unknown` is set by bundles that measure novelty. */
-export interface Recognition {
-  predictions: Prediction[];
-  unknown?: boolean;
-}
 
 export interface FruitBotOptions {
   token: string;
@@ -37,7 +32,8 @@ export interface FruitBotOptions {
 
 export interface FruitBotDeps {
   decode: (bytes: Buffer) => Promise<DecodedImage>;
-  recognise: (image: DecodedImage) => Promise<Recognition>;
+  /** The bundle's verdict: labels, and `unknown` from bundles that measure novelty. */
+  recognise: (image: DecodedImage) => Promise<Classified>;
   metrics: BotMetrics;
   logger: Logger;
   redactor: Redactor;

@@ -60,10 +60,9 @@ export async function runTelegramBot(bundle: Bundle, opts: RunOptions): Promise<
       decode: (bytes) => decodeImage(bytes, input, { maxPixels: opts.maxPixels }),
       recognise: async (image) => {
         metrics.queueDepth.set(batcher!.queued);
+        // Bundles with novelty data mark a photo unlike their training photos `unknown`.
         const { value } = await batcher!.submit({ image, top: opts.top });
-        // Bundles with novelty data will mark an unfamiliar photo `unknown` (the novelty work,
-        // not merged yet): pass the flag on here once the classifier returns it.
-        return { predictions: value };
+        return value;
       },
       metrics,
       logger,
