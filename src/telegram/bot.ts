@@ -17,7 +17,6 @@ import type { BotMetrics } from './metrics.js';
 import { ChatRateLimiter } from './rate-limit.js';
 import type { Redactor } from './redact.js';
 
-
 export interface FruitBotOptions {
   token: string;
   apiRoot: string;
