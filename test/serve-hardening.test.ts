@@ -226,6 +226,25 @@ describe('fruits serve against slow, idle, malformed and hostile clients', () =>
     assert.ok(lines.every((l) => l.level === 30 && !l.err && !l.stack), JSON.stringify(lines));
   });
 
+  test('a client that goes away mid-upload, raw or in a form, is logged at info without a stack', async () => {
+    const { url, port } = await start();
+    const before = logs.length;
+    for (const type of ['image/jpeg', 'multipart/form-data; boundary=abc']) {
+      const c = new RawClient(port);
+      await c.write(head(['POST /v1/classify HTTP/1.1', 'Host: localhost', `Content-Type: ${type}`, 'Content-Length: 100000']));
+      await c.write(type.startsWith('multipart') ? '--abc\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n\r\n' + 'x'.repeat(5000) : 'x'.repeat(5000));
+      // The server has the request once it answers a later one on another connection.
+      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      c.socket.destroy();
+      await c.closed;
+    }
+    for (let i = 0; i < 50 && logs.slice(before).filter((l) => /client went away/.test(l.msg)).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const lines = logs.slice(before);
+    assert.equal(lines.filter((l) => /client went away/.test(l.msg)).length, 2, JSON.stringify(lines));
+    assert.ok(lines.every((l) => l.level === 30 && !l.err && !l.stack), JSON.stringify(lines));
+    assert.equal((await classify(url, photo)).status, 200);
+  });
+
   test('an over-limit chunked upload, in a form or raw, is answered 413 at the limit, the rest left unread', async () => {
     const { port } = await start({ maxBodyBytes: 256 * 1024 });
     const chunk = (data: Buffer) => Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
