@@ -6,21 +6,17 @@
 // Nothing here compares durations: every deadline is short in the test, and the assertions are
 // on status codes, error codes and counts.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { readBundle, type Bundle } from '../src/classify/bundle.js';
-import { buildServer, SERVE_DEFAULTS, type BuildOptions, type ServerHandle } from '../src/serve/server.js';
-import { WorkerClassifier } from '../src/serve/worker-classifier.js';
+import { buildServer, type BuildOptions, type ServerHandle } from '../src/serve/server.js';
 import { collect, spawnCli } from './helpers/cli.js';
 import { miniTestDir, sharedModelPath } from './helpers/paths.js';
-import { miniFeatures, trainBundle } from './classify-fixtures.js';
+import { serveFixture, type ServeFixture } from './helpers/serve-fixture.js';
 
 const HEIC = fileURLToPath(new URL('../../test/fixtures/red-hevc.heic', import.meta.url));
 
@@ -51,7 +47,7 @@ class RawClient {
   }
 
   connected(): Promise<void> {
-    return this.socket.connecting ? once(this.socket, 'connect').then(() => undefined) : Promise.resolve();
+    return this.socket.connecting ? new Promise((resolve) => this.socket.once('connect', () => resolve())) : Promise.resolve();
   }
 
   /** Writes unless the server has closed the connection; resolves once flushed (false: it is closed). */
@@ -100,9 +96,7 @@ function errorOf(a: RawAnswer): ErrorBody['error'] {
 const head = (lines: string[]) => `${lines.join('\r\n')}\r\n\r\n`;
 
 describe('fruits serve against slow, idle, malformed and hostile clients', () => {
-  let dir: string;
-  let bundle: Bundle;
-  let shared: WorkerClassifier;
+  let fixture: ServeFixture;
   let photo: Buffer;
   const servers: ServerHandle[] = [];
   const logs: { level: number; msg: string; err?: unknown; stack?: unknown }[] = [];
@@ -118,18 +112,7 @@ describe('fruits serve against slow, idle, malformed and hostile clients', () =>
   );
 
   async function start(over: Partial<BuildOptions> = {}): Promise<{ url: string; port: number; handle: ServerHandle }> {
-    const handle = await buildServer(bundle, {
-      ...SERVE_DEFAULTS,
-      port: 0,
-      threads: 2,
-      decodeSize: 'native',
-      maxBodyBytes: 256 * 1024,
-      defaultMetrics: false,
-      model: sharedModelPath,
-      classifier: shared,
-      logger,
-      ...over,
-    });
+    const handle = await buildServer(fixture.bundle, fixture.options({ logger, ...over }));
     servers.push(handle);
     await handle.ready;
     const url = await handle.app.listen({ port: 0, host: '127.0.0.1' });
@@ -140,17 +123,12 @@ describe('fruits serve against slow, idle, malformed and hostile clients', () =>
     fetch(`${url}/v1/classify${query}`, { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(body) });
 
   before(async () => {
-    const data = await miniFeatures();
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fruits-harden-'));
-    await trainBundle(data.train, path.join(dir, 'bundle'), ['--holdout', '0']);
-    bundle = await readBundle(path.join(dir, 'bundle'));
-    shared = await WorkerClassifier.start({ bundle: bundle.dir, threads: 2, model: sharedModelPath });
+    fixture = await serveFixture('fruits-harden-');
     photo = await fs.readFile(path.join(miniTestDir, 'Banana', '15_100.jpg'));
   });
   after(async () => {
     for (const s of servers) await s.close();
-    await shared?.release();
-    if (dir) await fs.rm(dir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   test('a slow body gets 408 in the error shape and its connection closed; so do a silent socket and slow headers', async () => {
@@ -226,6 +204,25 @@ describe('fruits serve against slow, idle, malformed and hostile clients', () =>
     assert.ok(lines.every((l) => l.level === 30 && !l.err && !l.stack), JSON.stringify(lines));
   });
 
+  test('a client that goes away mid-upload, raw or in a form, is logged at info without a stack', async () => {
+    const { url, port } = await start();
+    const before = logs.length;
+    for (const type of ['image/jpeg', 'multipart/form-data; boundary=abc']) {
+      const c = new RawClient(port);
+      await c.write(head(['POST /v1/classify HTTP/1.1', 'Host: localhost', `Content-Type: ${type}`, 'Content-Length: 100000']));
+      await c.write(type.startsWith('multipart') ? '--abc\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n\r\n' + 'x'.repeat(5000) : 'x'.repeat(5000));
+      // The server has the request once it answers a later one on another connection.
+      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      c.socket.destroy();
+      await c.closed;
+    }
+    for (let i = 0; i < 50 && logs.slice(before).filter((l) => /client went away/.test(l.msg)).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const lines = logs.slice(before);
+    assert.equal(lines.filter((l) => /client went away/.test(l.msg)).length, 2, JSON.stringify(lines));
+    assert.ok(lines.every((l) => l.level === 30 && !l.err && !l.stack), JSON.stringify(lines));
+    assert.equal((await classify(url, photo)).status, 200);
+  });
+
   test('an over-limit chunked upload, in a form or raw, is answered 413 at the limit, the rest left unread', async () => {
     const { port } = await start({ maxBodyBytes: 256 * 1024 });
     const chunk = (data: Buffer) => Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
@@ -297,7 +294,7 @@ describe('fruits serve against slow, idle, malformed and hostile clients', () =>
   });
 
   test('SIGTERM with slow clients attached: they are answered 503 and closed, and the process exits 0', async () => {
-    const child = spawnCli(['serve', path.join(dir, 'bundle'), '--port', '0', '--model', sharedModelPath, '--threads', '1', '--body-timeout', '600000', '--drain-timeout', '2000']);
+    const child = spawnCli(['serve', path.join(fixture.dir, 'bundle'), '--port', '0', '--model', sharedModelPath, '--threads', '1', '--body-timeout', '600000', '--drain-timeout', '2000']);
     const result = collect(child);
     let log = '';
     const port = await new Promise<number>((resolve, reject) => {

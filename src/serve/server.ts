@@ -78,7 +78,8 @@ function createApp(opts: BuildOptions): FastifyInstance {
     },
     // A hop count is supported at run time (request.js), though not in Fastify's option type.
     trustProxy: opts.trustProxy as string[] | undefined,
-    return503OnClosing: true,
+    // connections.ts answers requests during shutdown, in the error shape.
+    return503OnClosing: false,
   });
 }
 
