@@ -60,29 +60,34 @@ interface Comparison {
   disagreements: { path: string; predict: string; exported: string; margin: number }[];
   /** Largest |p_export − p_predict| over all photos and classes. */
   worstProbability: number;
+  /** Largest |novelty_export − novelty_predict| (predict rounds it to 1e-4). */
+  worstNovelty: number;
 }
 
 async function compare(bundle: Bundle, file: string, photos: Photo[]): Promise<Comparison> {
   const classifier = await ImageClassifier.load(bundle, { model: sharedModelPath, threads: os.availableParallelism() });
   const session = await ort.InferenceSession.create(file);
   const C = bundle.labels.length;
-  const result: Comparison = { agree: 0, total: photos.length, disagreements: [], worstProbability: 0 };
+  const result: Comparison = { agree: 0, total: photos.length, disagreements: [], worstProbability: 0, worstNovelty: 0 };
   try {
     assert.deepEqual(session.inputNames, ['image']);
-    assert.deepEqual(session.outputNames, ['probabilities']);
+    assert.deepEqual(session.outputNames, bundle.novelty ? ['probabilities', 'novelty'] : ['probabilities']);
     for (const { start, tensor } of batches(photos)) {
       const n = tensor.dims[0];
       const group = photos.slice(start, start + n);
-      const out = (await session.run({ image: tensor })).probabilities as ort.Tensor;
+      const outputs = await session.run({ image: tensor });
+      const out = outputs.probabilities as ort.Tensor;
       assert.deepEqual(out.dims, [n, C]);
       const exported = out.data as Float32Array;
       const predicted = await classifier.classify(
         group.map((p) => p.image),
         C,
       );
+      const novelty = outputs.novelty as ort.Tensor | undefined;
       group.forEach((p, i) => {
         const mine = topClasses(exported, i, C, 1)[0];
-        const theirs = predicted[i];
+        const theirs = predicted[i].predictions;
+        if (novelty) result.worstNovelty = Math.max(result.worstNovelty, Math.abs((novelty.data as Float32Array)[i] - predicted[i].novelty!));
         for (const q of theirs) {
           const j = bundle.labels.indexOf(q.label);
           result.worstProbability = Math.max(result.worstProbability, Math.abs(exported[i * C + j] - q.score));
@@ -182,6 +187,27 @@ describe('fruits export', { timeout: 30 * 60_000 }, () => {
     console.log(`int8: ${(b / 2 ** 20).toFixed(2)} MiB vs ${(a / 2 ** 20).toFixed(2)} MiB; top-1 ${(qa * 100).toFixed(2)} % vs ${(fa * 100).toFixed(2)} %`);
     assert.ok(Math.abs(qa - fa) <= 0.005, `int8 top-1 ${qa}, float32 ${fa}`);
     assert.equal((await runCli(['export', bundleDir, path.join(dir, 'x.onnx'), '--quantize', 'int4'])).code, 2);
+  });
+
+  test('a bundle with novelty data: a novelty output equal to predict\'s, its threshold in the metadata', async () => {
+    const data = await miniFeatures();
+    const bundleDir = path.join(dir, 'novelty');
+    await trainBundle(data.train, bundleDir, ['--pca-k', '64']);
+    const bundle = await readBundle(bundleDir);
+    assert.ok(bundle.novelty, 'trained with a held-out slice: the bundle has novelty data');
+    const file = path.join(dir, 'novelty.onnx');
+    const r = await runCli(['export', bundleDir, file, '--json']);
+    assert.equal(r.code, 0, show(r));
+    assert.equal((JSON.parse(r.stdout) as { novelty: boolean }).novelty, true);
+    const meta = onnxMetadata(await fs.readFile(file));
+    assert.equal(Number(meta['fruits.novelty.threshold']), bundle.novelty.threshold);
+    const session = await ort.InferenceSession.create(file);
+    assert.deepEqual(session.outputNames, ['probabilities', 'novelty']);
+    await session.release();
+    const c = await compare(bundle, file, photos);
+    console.log(`novelty bundle: ${c.agree}/${c.total} agree; largest novelty difference ${c.worstNovelty.toExponential(2)}`);
+    assertAgreement(c, 'logreg+PCA with novelty');
+    assert.ok(c.worstNovelty < 2e-3, `novelty differs by up to ${c.worstNovelty}`);
   });
 
   test('k-NN: same top-1 as predict (vote shares out)', async () => {

@@ -15,6 +15,7 @@ import { SOFTWARE } from '../version.js';
 import type { Bundle, BundleContents, BundleManifest } from './bundle.js';
 import type { KnnModel } from './knn.js';
 import type { LogRegModel } from './logreg.js';
+import type { NoveltyModel } from './novelty.js';
 import { resolveBundleModel } from './model-file.js';
 import { quantizeWeightsInt8 } from './quantize.js';
 
@@ -23,9 +24,10 @@ type ITensorProto = TensorProto;
 
 export const EXPORT_INPUT = IMAGE_INPUT;
 export const EXPORT_OUTPUT = 'probabilities';
+export const NOVELTY_OUTPUT = 'novelty';
 
 /** What the exported model needs from a bundle. */
-export type ExportBundle = Pick<BundleContents, 'featurizer' | 'pca' | 'standardizer' | 'classifier' | 'labels' | 'training'> & {
+export type ExportBundle = Pick<BundleContents, 'featurizer' | 'pca' | 'standardizer' | 'classifier' | 'labels' | 'training' | 'novelty'> & {
   manifest: Pick<BundleManifest, 'createdAt'>;
   dir: string;
 };
@@ -166,6 +168,76 @@ function knnHead(a: Affine, m: KnnModel): Head {
   };
 }
 
+/**
+ * The bundle's novelty score as novelty.ts computes it, from the same features and the top
+ * probability: min over classes of ‖L⁻¹·(u − mean)·Pᵀ − m_c‖ / √k, scaled, plus the doubt.
+ */
+function noveltyHead(m: NoveltyModel): Head {
+  const { k, classes, inputDim: D } = m;
+  const n = (name: string) => h(`novelty_${name}`);
+  const componentsT = new Float32Array(D * k);
+  for (let j = 0; j < k; j++) for (let d = 0; d < D; d++) componentsT[d * k + j] = m.components[j * D + d];
+  const whitenT = new Float32Array(k * k);
+  for (let r = 0; r < k; r++) for (let c = 0; c < k; c++) whitenT[c * k + r] = m.whiten[r * k + c];
+  const meansT = new Float32Array(k * classes);
+  const meanSq = new Float32Array(classes);
+  for (let c = 0; c < classes; c++) {
+    for (let j = 0; j < k; j++) {
+      meansT[j * classes + c] = m.classMeans[c * k + j];
+      meanSq[c] += m.classMeans[c * k + j] ** 2;
+    }
+  }
+  return {
+    nodes: [
+      op('ReduceL2', [FEATURE_OUTPUT], [n('norm')], { axes: { ints: [1] }, keepdims: { int: 1 } }),
+      op('Max', [n('norm'), n('tiny')], [n('safe_norm')]),
+      op('Div', [FEATURE_OUTPUT, n('safe_norm')], [n('unit')]),
+      op('Sub', [n('unit'), n('mean')], [n('centred')]),
+      op('MatMul', [n('centred'), n('components_t')], [n('z')]),
+      op('MatMul', [n('z'), n('whiten_t')], [n('w')]),
+      op('ReduceSumSquare', [n('w')], [n('w_sq')], { axes: { ints: [1] }, keepdims: { int: 1 } }),
+      op('MatMul', [n('w'), n('means_t')], [n('w_dot_m')]),
+      op('Mul', [n('w_dot_m'), n('minus_two')], [n('cross')]),
+      op('Add', [n('w_sq'), n('cross')], [n('partial')]),
+      op('Add', [n('partial'), n('mean_sq')], [n('d2')]),
+      op('ReduceMin', [n('d2')], [n('d2_min')], { axes: { ints: [1] }, keepdims: { int: 0 } }),
+      op('Max', [n('d2_min'), n('zero')], [n('d2_safe')]),
+      op('Sqrt', [n('d2_safe')], [n('root')]),
+      op('Mul', [n('root'), n('distance_factor')], [n('scaled')]),
+      op('ReduceMax', [EXPORT_OUTPUT], [n('top')], { axes: { ints: [1] }, keepdims: { int: 0 } }),
+      op('Sub', [n('one'), n('top')], [n('doubt')]),
+      op('Mul', [n('doubt'), n('weight')], [n('weighted_doubt')]),
+      op('Add', [n('scaled'), n('weighted_doubt')], [NOVELTY_OUTPUT]),
+    ],
+    initializers: [
+      floatInitializer(n('tiny'), Float32Array.of(1e-30), []),
+      floatInitializer(n('mean'), m.mean, [D]),
+      floatInitializer(n('components_t'), componentsT, [D, k]),
+      floatInitializer(n('whiten_t'), whitenT, [k, k]),
+      floatInitializer(n('means_t'), meansT, [k, classes]),
+      floatInitializer(n('mean_sq'), meanSq, [classes]),
+      floatInitializer(n('minus_two'), Float32Array.of(-2), []),
+      floatInitializer(n('zero'), Float32Array.of(0), []),
+      floatInitializer(n('distance_factor'), Float32Array.of(1 / (Math.sqrt(k) * m.distanceScale)), []),
+      floatInitializer(n('one'), Float32Array.of(1), []),
+      floatInitializer(n('weight'), Float32Array.of(m.confidenceWeight), []),
+    ],
+  };
+}
+
+/** Opset 18 moved the axes of ReduceL2/Min/Max/SumSquare from an attribute to an input. */
+function axesAsInputs(head: Head): void {
+  for (const node of head.nodes) {
+    if (!['ReduceL2', 'ReduceMin', 'ReduceMax', 'ReduceSumSquare'].includes(node.opType)) continue;
+    const axes = node.attribute.find((x) => x.name === 'axes');
+    if (!axes) continue;
+    const name = `${node.output[0]}_axes`;
+    head.initializers.push(int64Initializer(name, axes.ints.map(Number)));
+    node.attribute = node.attribute.filter((x) => x !== axes);
+    node.input = [...node.input, name];
+  }
+}
+
 export interface ExportedModel {
   bytes: Uint8Array;
   metadata: Record<string, string>;
@@ -192,22 +264,22 @@ export function buildExportModel(bundle: ExportBundle, networkBytes: Uint8Array,
   const affine = inputsAffine(bundle);
   const c = bundle.classifier;
   const head = c.kind === 'logreg' ? logRegHead(affine, c) : knnHead(affine, c);
+  if (bundle.novelty) {
+    const nh = noveltyHead(bundle.novelty);
+    head.nodes.push(...nh.nodes);
+    head.initializers.push(...nh.initializers);
+  }
+  // The head's ops are those of opset 13; a newer network keeps its own opset, where they mean
+  // the same except the reductions' axes, which moved to an input in opset 18.
+  if (defaultOpset(model) >= 18) axesAsInputs(head);
   const names = new Set<string>([...graph.node.flatMap((n) => n.output), ...graph.initializer.map((t) => t.name)]);
   const clash = head.initializers.map((t) => t.name).find((n) => names.has(n));
   if (clash) throw new ExportError(`bundle ${bundle.dir}: its model already has a tensor named '${clash}'`);
   graph.node = [...graph.node, ...head.nodes];
   graph.initializer = [...graph.initializer, ...head.initializers];
   graph.input = graph.input.filter((i) => i.name === EXPORT_INPUT);
-  graph.output = [tensorInfo(EXPORT_OUTPUT, FLOAT, ['N', c.classes])];
+  graph.output = [tensorInfo(EXPORT_OUTPUT, FLOAT, ['N', c.classes]), ...(bundle.novelty ? [tensorInfo(NOVELTY_OUTPUT, FLOAT, ['N'])] : [])];
   graph.name = 'fruits_recognition';
-  // The head's ops (ReduceL2 with axes attributes, OneHot, Unsqueeze with an axes input…) are
-  // those of opset 13; a newer network keeps its own opset, where they mean the same except
-  // ReduceL2's axes, which moved to an input in opset 18.
-  if (c.kind === 'knn' && defaultOpset(model) >= 18) {
-    const reduce = head.nodes.find((n) => n.opType === 'ReduceL2')!;
-    reduce.attribute = reduce.attribute.filter((x) => x.name !== 'axes');
-    reduce.input = [...reduce.input, h('axis1')];
-  }
   const metadata: Record<string, string> = {
     'fruits.labels': JSON.stringify(bundle.labels),
     'fruits.model_id': bundle.featurizer.id,
@@ -218,7 +290,10 @@ export function buildExportModel(bundle: ExportBundle, networkBytes: Uint8Array,
     'fruits.bundle.pca_k': bundle.pca ? String(bundle.pca.model.k) : 'none',
     'fruits.input': INPUT_NOTE,
     'fruits.output': c.kind === 'logreg' ? 'probabilities: softmax of the logistic regression, [N, classes], column i = fruits.labels[i]' : 'probabilities: k-NN vote shares, [N, classes], column i = fruits.labels[i]',
-    'fruits.novelty': 'none: this bundle has no novelty score',
+    'fruits.novelty': bundle.novelty
+      ? `output novelty [N]: higher = less like the training photos; above fruits.novelty.threshold the bundle does not recognise the photo`
+      : 'none: this bundle has no novelty score (trained before novelty scores, or without a held-out slice)',
+    ...(bundle.novelty ? { 'fruits.novelty.threshold': String(bundle.novelty.threshold) } : {}),
     'fruits.quantization': opts.quantize === 'int8' ? 'int8 weights (symmetric, per output channel), float32 activations' : 'none (float32)',
     'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
   };

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Bundle } from '../classify/bundle.js';
 import type { LabelledRows } from '../classify/dataset.js';
 import type { Evaluation } from '../classify/evaluate.js';
-import type { Prediction } from '../classify/image-classifier.js';
+import type { Classified } from '../classify/image-classifier.js';
 import { CLASSIFIER_KINDS, TRAIN_DEFAULTS } from '../classify/train-options.js';
 import type { ClassifierKind } from '../classify/classifier.js';
 import type { DecodedImage } from '../decode/decode.js';
@@ -164,6 +164,12 @@ function printEvaluation(e: Evaluation, reportFile: string | undefined, rejects:
     out.push('most confused (actual → predicted):');
     for (const p of e.pairs.slice(0, 8)) out.push(`  ${p.actual} → ${p.predicted}: ${p.count} (${pct(p.share)} of ${p.actual})`);
   }
+  if (e.novelty) {
+    const n = e.novelty;
+    out.push(`unknown (novelty > ${n.threshold.toFixed(2)}): ${n.known.unknown} of ${n.known.rows} photos of known classes (${pct(n.known.rate)})${n.excluded ? `, ${n.excluded.unknown} of ${n.excluded.rows} photos of excluded labels (${pct(n.excluded.rate)})` : ''}`);
+  } else {
+    out.push('unknown rate: n/a (the bundle has no novelty data, or the rows are PCA-reduced)');
+  }
   if (e.mistakes.length) {
     out.push('most confident mistakes:');
     for (const m of e.mistakes.slice(0, 5)) out.push(`  ${m.path}: ${m.actual} → ${m.predicted} (${pct(m.score)})`);
@@ -274,9 +280,8 @@ async function imageFiles(args: string[]): Promise<string[]> {
   return files;
 }
 
-interface PredictRow {
+interface PredictRow extends Partial<Classified> {
   path: string;
-  predictions?: Prediction[];
   error?: string;
 }
 
@@ -291,7 +296,7 @@ function registerPredict(program: Command, log: () => Logger): void {
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--batch-size <n>', `images per inference call (default ${FEATURIZE_DEFAULTS.batchSize})`)
     .option('--max-pixels <n>', `reject images with more pixels than this (default ${DEFAULT_MAX_PIXELS})`)
-    .option('--json', 'print one JSON array: [{ path, predictions: [{ label, score }] } | { path, error }]')
+    .option('--json', 'print one JSON array: [{ path, predictions: [{ label, score }], novelty, unknown } | { path, error }] (novelty and unknown only for bundles with novelty data)')
     .addHelpText('after', '\nExamples:\n  $ fruits predict out/bundle photo.jpg\n  $ fruits predict out/bundle photos/ --top 5 --json')
     .action(async (bundleDir: string, args: string[], o: Record<string, unknown>) => {
       const top = parseFlag(flag.positiveInt, o.top ?? '3', '--top');
@@ -322,7 +327,7 @@ function registerPredict(program: Command, log: () => Logger): void {
           let next = 0;
           batch.forEach((file, i) => {
             const d = decoded[i];
-            rows.push(typeof d === 'string' ? { path: file, error: d } : { path: file, predictions: predictions[next++] });
+            rows.push(typeof d === 'string' ? { path: file, error: d } : { path: file, ...predictions[next++] });
           });
         }
       } finally {
@@ -343,7 +348,9 @@ function registerPredict(program: Command, log: () => Logger): void {
           }
           const [best, ...rest] = r.predictions;
           const alternatives = rest.map((p) => `${p.label} ${(p.score * 100).toFixed(1)}%`).join(', ');
-          lines.push(`${name}  ${best.label.padEnd(labelWidth)}  ${(best.score * 100).toFixed(1).padStart(5)}%  ${alternatives}`.trimEnd());
+          // An unknown photo is not named: the label would only be the nearest wrong fruit.
+          if (r.unknown) lines.push(`${name}  ${'UNKNOWN'.padEnd(labelWidth)}  novelty ${r.novelty?.toFixed(2)} (nearest: ${best.label} ${(best.score * 100).toFixed(1)}%)`);
+          else lines.push(`${name}  ${best.label.padEnd(labelWidth)}  ${(best.score * 100).toFixed(1).padStart(5)}%  ${alternatives}`.trimEnd());
         }
         process.stdout.write(`${lines.join('\n')}\n`);
       }

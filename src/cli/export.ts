@@ -53,14 +53,14 @@ Examples:
         classes: bundle.labels.length,
         classifier: bundle.classifier.kind,
         pcaK: bundle.pca?.model.k ?? null,
-        novelty: false,
+        novelty: bundle.novelty !== undefined,
         quantize: quantize ?? null,
         seconds: (performance.now() - t0) / 1000,
       };
       if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else
         process.stdout.write(
-          `${file}: ${(summary.bytes / 2 ** 20).toFixed(1)} MiB, ${summary.classes} classes (${summary.classifier}${summary.pcaK ? `, PCA k = ${summary.pcaK}` : ''}); input image uint8 [N,H,W,3], output probabilities [N,${summary.classes}]; no novelty output (this bundle has no novelty score)\n`,
+          `${file}: ${(summary.bytes / 2 ** 20).toFixed(1)} MiB, ${summary.classes} classes (${summary.classifier}${summary.pcaK ? `, PCA k = ${summary.pcaK}` : ''}); input image uint8 [N,H,W,3], output probabilities [N,${summary.classes}]${summary.novelty ? ', novelty [N]' : '; no novelty output (this bundle has no novelty score)'}\n`,
         );
     });
 }

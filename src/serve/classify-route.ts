@@ -11,7 +11,7 @@ import { SERVE_DEFAULTS } from './options.js';
 /** Decode failures as HTTP: not an image at all → 415; an image we will not or cannot read → 422. */
 function decodeFailure(err: DecodeError): HttpError {
   const r = err.reason;
-  if (/^not an image/.test(r)) return new HttpError(415, 'unsupported_image', `${r}: send a JPEG, PNG, WebP, GIF, TIFF or AVIF image`);
+  if (/^(not an image|unsupported format)/.test(r)) return new HttpError(415, 'unsupported_image', `${r}: send a JPEG, PNG, WebP, GIF, TIFF or AVIF image`);
   if (/pixel limit/.test(r)) return new HttpError(422, 'image_too_large', r);
   if (/^empty/.test(r)) return new HttpError(422, 'empty_image', r);
   return new HttpError(422, 'corrupt_image', r);
@@ -66,7 +66,9 @@ export const classifyRoutePlugin: ServePlugin = async (app, ctx) => {
       throw new HttpError(503, 'overloaded', err.message, { 'retry-after': '1' });
     }
     return reply.header('cache-control', 'no-store').send({
-      predictions: result.value,
+      predictions: result.value.predictions,
+      // Bundles trained before novelty data existed answer without these two fields.
+      ...(result.value.novelty === undefined ? {} : { novelty: result.value.novelty, unknown: result.value.unknown }),
       model: modelInfo,
       image: { width: image.sourceWidth, height: image.sourceHeight },
       timings: {

@@ -9,6 +9,8 @@ interface ApiPrediction {
 }
 interface ApiResult {
   predictions: ApiPrediction[];
+  /** Only from bundles with novelty data. */
+  unknown?: boolean;
   timings: { decodeMs: number; queueMs: number; inferMs: number; totalMs: number; batchSize: number };
 }
 interface ApiError {
@@ -25,6 +27,8 @@ export function clientApp(): void {
   const results = byId<HTMLElement>('results');
   const list = byId<HTMLOListElement>('predictions');
   const timing = byId<HTMLElement>('timing');
+  const unknown = byId<HTMLElement>('unknown');
+  const title = byId<HTMLElement>('results-title');
   const body = document.body;
   // Phone photos are 12 MP and several MB; the network sees 224 × 224. Shrinking before the
   // upload saves seconds on a mobile connection and changes nothing the model can see.
@@ -69,8 +73,13 @@ export function clientApp(): void {
   }
 
   /** The ranked labels, and a timing line that says which path answered. */
-  function render(predictions: ApiPrediction[], timingText: string, path: 'server' | 'device'): void {
+  function render(predictions: ApiPrediction[], timingText: string, path: 'server' | 'device', unknownPhoto?: boolean): void {
     list.replaceChildren();
+    // A photo the model does not recognise gets no fruit name: the nearest label would be a wrong answer.
+    const notRecognised = unknownPhoto === true;
+    unknown.hidden = !notRecognised;
+    list.hidden = notRecognised;
+    title.textContent = notRecognised ? 'Not recognised' : 'Best guesses';
     predictions.forEach((p, i) => {
       const item = document.createElement('li');
       item.className = i === 0 ? 'prediction best' : 'prediction';
@@ -138,7 +147,7 @@ export function clientApp(): void {
       const payload = (await response.json().catch(() => ({}))) as ApiResult & ApiError;
       if (id !== sequence) return; // a newer photo took over
       if (!response.ok) throw new Error(payload.error?.message ?? `the server answered ${response.status}`);
-      render(payload.predictions, serverTiming(payload, performance.now() - start, upload.size), 'server');
+      render(payload.predictions, serverTiming(payload, performance.now() - start, upload.size), 'server', payload.unknown);
       setState('done');
     } catch (err) {
       if (id !== sequence) return;

@@ -3,24 +3,21 @@
 // is registered with this one object, so adding a route is one more plugin given the same context.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Bundle } from '../classify/bundle.js';
-import type { Prediction } from '../classify/image-classifier.js';
-import type { DecodedImage } from '../decode/decode.js';
+import type { Classified } from '../classify/image-classifier.js';
 import type { MicroBatcher } from './batcher.js';
+import type { ClassifyJob } from './classify-batcher.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ModelInfo, ModelState } from './model-state.js';
 import type { ServeOptions } from './options.js';
 
-export interface ClassifyJob {
-  image: DecodedImage;
-  top: number;
-}
+export type { ClassifyJob } from './classify-batcher.js';
 
 export interface ServeContext {
   bundle: Bundle;
   opts: ServeOptions;
   metrics: ServerMetrics;
   model: ModelState;
-  batcher: MicroBatcher<ClassifyJob, Prediction[]>;
+  batcher: MicroBatcher<ClassifyJob, Classified>;
   /** What /readyz and the classify answer say about the model. */
   modelInfo: ModelInfo;
 }

@@ -62,6 +62,11 @@ export function clientErrorHandler(log: FastifyBaseLogger, bodyTimeoutMs: number
   };
 }
 
+/** 'Length Required' → 'length_required'. */
+function statusCode(status: number): string {
+  return (http.STATUS_CODES[status] ?? 'bad_request').toLowerCase().replace(/[^a-z0-9]+/g, '_');
+}
+
 /** Raised while reading a request whose client has gone (aborted upload, closed socket). */
 function clientGone(request: FastifyRequest): boolean {
   // (request.raw itself is destroyed as soon as its body has been read: that says nothing.)
@@ -98,7 +103,8 @@ export const errorsPlugin = serverWide(async (app, { opts, metrics }) => {
       return sendError(reply, 415, 'unsupported_media_type', `send the image as the body with an image/* content type, or as a file in multipart/form-data (got ${request.headers['content-type'] ?? 'no content type'})`);
     }
     if (status === 429) return sendError(reply, 429, 'rate_limited', err.message);
-    if (status >= 400 && status < 500) return sendError(reply, status, (err.code ?? 'bad_request').toLowerCase(), err.message);
+    // Other client errors (Fastify's own: a bad Content-Length, a bad URL…): the status's name as the code.
+    if (status >= 400 && status < 500) return sendError(reply, status, statusCode(status), err.message);
     request.log.error({ err }, 'request failed');
     return sendError(reply, 500, 'internal', 'the server failed to handle this request');
   });

@@ -19,13 +19,12 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import sharp from 'sharp';
 import type { Bundle } from '../classify/bundle.js';
-import type { Prediction } from '../classify/image-classifier.js';
 import { resolveBundleModel } from '../classify/model-file.js';
 import type { Logger } from '../util/logger.js';
 import { admissionPlugin } from './admission.js';
-import { MicroBatcher } from './batcher.js';
 import { classifyRoutePlugin } from './classify-route.js';
-import type { ClassifyJob, ServeContext } from './context.js';
+import { createClassifyBatcher } from './classify-batcher.js';
+import type { ServeContext } from './context.js';
 import { clientErrorHandler, errorsPlugin, HttpError } from './errors.js';
 import { connectionsPlugin } from './connections.js';
 import { healthPlugin } from './health.js';
@@ -71,7 +70,7 @@ function createApp(opts: BuildOptions): FastifyInstance {
     // body is complete: it is the deadline for slow senders and for sockets that send nothing.
     // Node looks for expired requests every connectionsCheckingInterval (30 s by default).
     requestTimeout: opts.bodyTimeoutMs,
-    http: { headersTimeout: opts.bodyTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.ceil(opts.bodyTimeoutMs / 4)) },
+    http: { requestTimeout: opts.bodyTimeoutMs, headersTimeout: opts.bodyTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.ceil(opts.bodyTimeoutMs / 4)) },
     keepAliveTimeout: opts.keepAliveTimeoutMs,
     // A socket silent this long while a request is handled (the request timeout no longer runs).
     connectionTimeout: Math.max(60_000, opts.bodyTimeoutMs),
@@ -80,29 +79,11 @@ function createApp(opts: BuildOptions): FastifyInstance {
     },
     // A hop count is supported at run time (request.js), though not in Fastify's option type.
     trustProxy: opts.trustProxy as string[] | undefined,
-    return503OnClosing: true,
+    // connections.ts answers requests during shutdown, in the error shape.
+    return503OnClosing: false,
   });
 }
 
-/** Gathers concurrent classify jobs into one inference call of the loaded model. */
-function createBatcher(model: ModelState, opts: ServeOptions, metrics: ServerMetrics): MicroBatcher<ClassifyJob, Prediction[]> {
-  const batcher = new MicroBatcher<ClassifyJob, Prediction[]>(
-    async (jobs) => {
-      const top = Math.max(...jobs.map((j) => j.top));
-      const ranked = await model.classifier!.classify(
-        jobs.map((j) => j.image),
-        top,
-      );
-      return ranked.map((r, i) => r.slice(0, jobs[i].top));
-    },
-    { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxQueue: opts.maxQueue },
-  );
-  batcher.onBatch = (size, runMs) => {
-    metrics.batchSize.observe(size);
-    metrics.inferSeconds.observe(runMs / 1000);
-  };
-  return batcher;
-}
 
 /** CORS and the rate limit, when configured. */
 async function registerAccessPolicy(app: FastifyInstance, opts: ServeOptions): Promise<void> {
@@ -138,7 +119,7 @@ export async function buildServer(bundle: Bundle, opts: BuildOptions): Promise<S
   const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics });
   const app = createApp(opts);
   const model = ModelState.load(bundle, opts);
-  const batcher = createBatcher(model, opts, metrics);
+  const batcher = createClassifyBatcher(() => model.classifier!, { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxQueue: opts.maxQueue }, metrics);
   await registerPlugins(app, { bundle, opts, metrics, model, batcher, modelInfo: modelInfoOf(bundle) });
   return {
     app,

@@ -45,18 +45,16 @@ export const uploadsPlugin = serverWide(async (app, { opts, metrics }) => {
     }
     if (!file) throw new HttpError(422, 'no_file', 'the form holds no file: send the image in a file field');
     const chunks: Buffer[] = [];
-    let size = 0;
+    // At the limit busboy stops passing data on but would read the rest of the part to its end:
+    // end the stream there instead, which stops the parsing.
+    const stream = file.file;
+    stream.once('limit', () => stream.destroy(tooLarge()));
     try {
-      for await (const chunk of file.file as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        // busboy stops passing data at the limit but would read the rest of the part to its end.
-        if (size > opts.maxBodyBytes || file.file.truncated) throw tooLarge();
-        chunks.push(chunk);
-      }
+      for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
     } catch (err) {
       throw err instanceof HttpError ? err : formError(err);
     }
-    if (file.file.truncated) throw tooLarge();
+    if (stream.truncated) throw tooLarge();
     return Buffer.concat(chunks);
   }
 
