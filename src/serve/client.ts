@@ -114,7 +114,7 @@ export function clientApp(): void {
     const r = await device.classify(file, 5);
     if (id !== sequence) return true;
     const why = fallback ? ', the server being unreachable' : '';
-    render(r.predictions, `${Math.round(performance.now() - start)} ms on this device${why} (decode ${r.decodeMs.toFixed(0)}, inference ${r.inferMs.toFixed(0)} ms), nothing sent`, 'device');
+    render(r.predictions, `${Math.round(performance.now() - start)} ms on this device${why} (decode ${r.decodeMs.toFixed(0)}, inference ${r.inferMs.toFixed(0)} ms), nothing sent`, 'device', r.unknown);
     setState('done');
     return true;
   }

@@ -14,6 +14,8 @@ export interface OnDevicePrediction {
 }
 export interface OnDeviceResult {
   predictions: OnDevicePrediction[];
+  /** The bundle does not recognise the photo (its novelty output above the threshold). */
+  unknown?: boolean;
   decodeMs: number;
   inferMs: number;
 }
@@ -35,6 +37,7 @@ interface ModelMeta {
   labels?: string[];
   runtime?: string;
   bound?: { width: number; height: number };
+  noveltyThreshold?: number | null;
 }
 
 // Minimal shapes of the onnxruntime-web API this script uses.
@@ -184,12 +187,15 @@ export function onDeviceApp(): void {
     const img = await decode(file);
     const t1 = performance.now();
     const input = new ort!.Tensor('uint8', img.pixels, [1, img.height, img.width, 3]);
-    const out = (await session!.run({ image: input })).probabilities;
+    const outputs = await session!.run({ image: input });
+    const out = outputs.probabilities;
+    const threshold = meta!.noveltyThreshold;
     const t2 = performance.now();
     const labels = meta!.labels!;
     const order = Array.from(out.data, (score, index) => ({ score, index })).sort((a, b) => b.score - a.score || a.index - b.index);
     return {
       predictions: order.slice(0, top).map((r) => ({ label: labels[r.index], score: r.score })),
+      ...(outputs.novelty && typeof threshold === 'number' ? { unknown: outputs.novelty.data[0] > threshold } : {}),
       decodeMs: t1 - t0,
       inferMs: t2 - t1,
     };

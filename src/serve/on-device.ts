@@ -53,6 +53,8 @@ export const onDevicePlugin: ServePlugin = async (app, { bundle, opts }) => {
             url: `model.onnx?v=${m.sha256}`,
             labels: bundle.labels,
             runtime: 'ort/ort.wasm.bundle.min.mjs',
+            // The model's novelty output above this: the photo is not recognised (bundles with novelty data).
+            noveltyThreshold: bundle.novelty?.threshold ?? null,
             // Larger photos are shrunk to fit this first, as the server's decoder does.
             bound: { width: NATIVE_SIZE_FACTOR * input.width, height: NATIVE_SIZE_FACTOR * input.height },
           };
