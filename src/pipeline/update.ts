@@ -93,6 +93,14 @@ export interface UpdateOutcome {
 }
 
 const pad = (n: number) => String(n).padStart(5, '0');
+
+/**
+ * FRUITS_CRASH_AT=<point> kills the process at that point of a commit, as a power cut would: the
+ * tests of the commit protocol use it ('staged', 'committed', 'moving').
+ */
+function crashPoint(point: string): void {
+  if (process.env.FRUITS_CRASH_AT === point) process.kill(process.pid, 'SIGKILL');
+}
 export const stagingDirOf = (version: number) => `${STAGING_DIR}/v${pad(version)}`;
 
 /** Staged entries of the pass: written in order in numbered files, read back in order. */
@@ -209,6 +217,7 @@ export async function rollForward(output: Store, m: FeaturesManifest, log?: Logg
   log?.info(`finishing the commit of version ${m.version} (${p.moves.length} parts to move in, ${p.removals.length} to remove)`);
   for (const f of p.moves) {
     for (const key of [f, sidecarKey(f)]) if (await output.exists(`${p.staging}/${key}`)) await output.move(`${p.staging}/${key}`, key);
+    crashPoint('moving');
   }
   if (await output.exists(`${p.staging}/${REJECTS}`)) await output.move(`${p.staging}/${REJECTS}`, REJECTS);
   for (const f of p.removals) {
@@ -427,8 +436,10 @@ export async function commitVersion(c: CommitInput): Promise<{ manifest: Feature
     pending: { staging: c.stagingDir, moves: c.partsAdded, removals: c.partsRemoved },
   };
   await c.lock.assertHeld();
+  crashPoint('staged');
   await c.output.deletePrefix(SUCCESS);
   await writeJson(c.output, MANIFEST, manifest); // ← the commit
+  crashPoint('committed');
   return { manifest: await rollForward(c.output, manifest, c.log), rejects };
 }
 
