@@ -232,6 +232,9 @@ export class S3Store implements Store {
 
   async writeIfAbsent(key: string, data: string): Promise<boolean> {
     const uri = this.uriOf(key);
+    // The HEAD first also protects stores that ignore If-None-Match on PUT (S3 honours it since
+    // 2024; some S3-compatible servers do not): there only a simultaneous create can slip through.
+    if (await this.exists(key)) return false;
     try {
       await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.base + key, Body: Buffer.from(data), ContentType: contentTypeOf(key), IfNoneMatch: '*' }));
       return true;

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { decodeStats } from '../../src/stats/index.js';
+import { listPartFiles, readPart } from '../../src/sink/read-dataset.js';
+import type { Store } from '../../src/storage/store.js';
 import { miniTestDir, miniTestImages } from './paths.js';
 import { readPcaModel, readRows } from './datasets.js';
 import { mulberry32 } from './random.js';
@@ -104,9 +106,7 @@ export async function rowsByPath(dir: string): Promise<Map<string, Buffer>> {
 /** The features dataset holds exactly the rows of the reference, each with byte-equal features. */
 export async function assertSameFeatures(actual: string, expected: string): Promise<void> {
   const [a, e] = await Promise.all([rowsByPath(actual), rowsByPath(expected)]);
-  assert.deepEqual([...a.keys()].sort(), [...e.keys()].sort(), 'the same images');
-  const differing = [...e].filter(([p, f]) => !a.get(p)!.equals(f)).map(([p]) => p);
-  assert.deepEqual(differing, [], 'features byte-equal per image');
+  assertSameRowMaps(a, e);
 }
 
 function worstRelative(a: Float64Array, b: Float64Array): number {
@@ -141,4 +141,47 @@ export async function assertSameStatsAndPca(actualRun: string, expectedRun: stri
     for (let j = 0; j < re.length; j++) worst = Math.max(worst, Math.abs(ra[j] - sign * re[j]));
     assert.ok(worst <= 1e-6, `component ${i + 1} differs by ${worst} (up to sign)`);
   }
+}
+
+/** Makes the objects under `store` mirror the local folder: uploads every file, deletes the rest. */
+export async function mirrorTo(store: Store, dir: string): Promise<void> {
+  const local = new Set<string>();
+  const walk = async (sub: string): Promise<void> => {
+    for (const e of await fs.readdir(path.join(dir, sub), { withFileTypes: true })) {
+      const key = sub ? `${sub}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(key);
+      else local.add(key);
+    }
+  };
+  await walk('');
+  const gone: string[] = [];
+  for await (const o of store.list('')) if (!local.has(o.key)) gone.push(o.key);
+  for (const key of gone) await store.deletePrefix(key);
+  // Same bytes give the same ETag (MD5): only new and re-shot photos look changed.
+  for (const key of local) await store.write(key, await fs.readFile(path.join(dir, ...key.split('/'))));
+}
+
+/** Copies the statistics and PCA model of a run under `store` into `<dir>/pca/`, for assertSameStatsAndPca. */
+export async function fetchPca(store: Store, dir: string): Promise<void> {
+  await fs.mkdir(path.join(dir, 'pca'), { recursive: true });
+  for (const f of ['stats.bin', 'model.json']) await fs.writeFile(path.join(dir, 'pca', f), await store.read(`pca/${f}`));
+}
+
+/** path → features bytes of a dataset in any store (read with the project's Parquet reader). */
+export async function storeRowsByPath(store: Store): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const part of await listPartFiles(store)) {
+    const p = await readPart(store, part);
+    p.path.forEach((key, i) => {
+      assert.ok(!out.has(key), `${store.root}: ${key} is held twice`);
+      out.set(key, Buffer.from(p.features.slice(i * p.dim, (i + 1) * p.dim).buffer));
+    });
+  }
+  return out;
+}
+
+export function assertSameRowMaps(actual: Map<string, Buffer>, expected: Map<string, Buffer>): void {
+  assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort(), 'the same images');
+  const differing = [...expected].filter(([p, f]) => !actual.get(p)!.equals(f)).map(([p]) => p);
+  assert.deepEqual(differing, [], 'features byte-equal per image');
 }
