@@ -22,6 +22,8 @@ export interface FeatureSpace {
   pcaSha256?: string;
   pcaLocation?: string;
   dim: number;
+  /** The features dataset's version the rows come from (absent for datasets of earlier builds). */
+  datasetVersion?: number;
 }
 
 export interface LabelledRows {
@@ -44,6 +46,7 @@ const reducedManifestSchema = z.object({
   pcaSha256: z.string(),
   k: z.number().int().positive(),
   featurizer: z.object({ modelId: z.string(), sha256: z.string() }),
+  featuresVersion: z.number().int().positive().optional(),
 });
 
 const runManifestSchema = z.object({
@@ -91,7 +94,7 @@ async function featureSpaceOf(store: Store): Promise<{ space: FeatureSpace; imag
     const m = await readFeaturesManifest(store);
     if (!m || m.status !== 'complete') throw new UserError(`${store.root}: the features dataset is not complete`);
     return {
-      space: { kind: 'features', featurizer: { id: m.config.model.id, sha256: m.config.model.sha256, spec: m.config.model.spec }, dim: m.featureDim },
+      space: { kind: 'features', featurizer: { id: m.config.model.id, sha256: m.config.model.sha256, spec: m.config.model.spec }, dim: m.featureDim, datasetVersion: m.version },
       imageRoot: m.config.input,
     };
   }
@@ -115,7 +118,7 @@ async function featureSpaceOf(store: Store): Promise<{ space: FeatureSpace; imag
     spec = known && modelSpecSchema.parse(known);
   }
   return {
-    space: { kind: 'reduced', featurizer: { id: m.featurizer.modelId, sha256: m.featurizer.sha256, spec }, pcaSha256: m.pcaSha256, pcaLocation: m.pca, dim: m.k },
+    space: { kind: 'reduced', featurizer: { id: m.featurizer.modelId, sha256: m.featurizer.sha256, spec }, pcaSha256: m.pcaSha256, pcaLocation: m.pca, dim: m.k, datasetVersion: m.featuresVersion },
     imageRoot,
   };
 }

@@ -5,14 +5,14 @@ import type { RunSummary } from '../pipeline/run.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { addRedisOptions, redisOptionsOf } from './worker.js';
-import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf, openJobInputs, updateLine } from './featurize.js';
+import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf, memoryUse, openJobInputs, updateLine, type MemoryUse } from './featurize.js';
 import { addPcaOptions, pcaOptionsOf } from './pca-options.js';
 import { parseFlag, poolSize } from './options.js';
 
-function printRunSummary(s: RunSummary, json: boolean): void {
+function printRunSummary(s: RunSummary, json: boolean, memory?: MemoryUse): void {
   if (json) {
     const { manifest: _m, rejectList: _r, ...featurize } = s.featurize;
-    process.stdout.write(`${JSON.stringify({ ...s, featurize })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...s, featurize, memory })}\n`);
     return;
   }
   const f = s.featurize;
@@ -105,6 +105,6 @@ Examples:
     } finally {
       await runner.close();
     }
-    printRunSummary(summary, Boolean(o.json));
+    printRunSummary(summary, Boolean(o.json), runner instanceof LocalRunner ? memoryUse(runner) : undefined);
   });
 }
