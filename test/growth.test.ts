@@ -124,6 +124,12 @@ describe('growing collections (local folder)', () => {
       const reducedShown = await runCli(['inspect', path.join(out, 'reduced'), '--head', '0']);
       assert.match(reducedShown.stdout, /^projected from features version 4$/m);
 
+      // The report shows the versions and what this update changed.
+      const report = await fs.readFile(path.join(out, 'report.html'), 'utf8');
+      assert.match(report, /<h2 id="versions-h">Dataset versions<\/h2>/);
+      assert.match(report, /This run made version 4\./);
+      assert.match(report, /<tr class="current"><th scope="row">4<\/th>.*<td class="num">\+9<\/td><td class="num">2<\/td><td class="num">−1<\/td>/);
+
       // A rerun with nothing new changes nothing.
       const again = await run(input, out);
       assert.equal(again.featurize.update!.unchanged, true);

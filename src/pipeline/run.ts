@@ -160,5 +160,26 @@ export function buildRunReport(r: {
       cumulative,
     },
     scatter: { total: r.transform.rows, points },
+    dataset: datasetOf(r.featurize),
+  };
+}
+
+function datasetOf(f: FeaturizeSummary): RunReport['dataset'] {
+  const m = f.manifest;
+  if (m.version === undefined || !m.versions) return undefined;
+  return {
+    version: m.version,
+    changed: !f.update?.unchanged,
+    versions: m.versions.slice(-REPORT_LIMITS.versions).map((v) => ({
+      version: v.version,
+      time: v.time,
+      kind: v.kind,
+      added: v.images.added,
+      changed: v.images.changed,
+      removed: v.images.removed,
+      partsAdded: v.parts.added.length,
+      partsRemoved: v.parts.removed.length,
+      rows: v.rows,
+    })),
   };
 }
