@@ -8,6 +8,7 @@ import { benchPca } from './pca.js';
 import { benchS3 } from './s3.js';
 import { benchDistributed } from './distributed.js';
 import { benchServe } from './serve.js';
+import { benchGrowth } from './growth.js';
 import { repoRoot, table } from './util.js';
 
 type Section = () => Promise<Record<string, unknown>>;
@@ -26,6 +27,13 @@ const sections: Record<string, Section> = {
   s3: () => benchS3(),
   distributed: () => benchDistributed(),
   serve: () => benchServe(),
+  growth: () =>
+    benchGrowth({
+      images: Number(process.env.BENCH_GROWTH_IMAGES ?? 20_000),
+      workers: Number(process.env.BENCH_WORKERS ?? cores),
+      threads: Number(process.env.BENCH_THREADS ?? Math.max(1, Math.floor(cores / Number(process.env.BENCH_WORKERS ?? cores)))),
+      batchSize: Number(process.env.BENCH_BATCH ?? 8),
+    }),
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(sections);

@@ -13,6 +13,7 @@ import { registerReduce } from './reduce.js';
 import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
 import { registerDashboard } from './dashboard.js';
+import { registerCompact } from './compact.js';
 import { flag, parseFlag, UsageError } from './options.js';
 import { z } from 'zod';
 
@@ -44,6 +45,7 @@ const program = new Command('fruits')
 registerRun(program, log);
 registerFeaturize(program, log);
 registerReduce(program, log);
+registerCompact(program, log);
 registerInspect(program);
 registerClassifyCommands(program, log);
 registerWorker(program, log);

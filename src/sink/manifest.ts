@@ -5,9 +5,9 @@ import { z } from 'zod';
 import { modelSpecSchema } from '../model/spec.js';
 import type { Store } from '../storage/store.js';
 import { UserError } from '../util/errors.js';
-import { MANIFEST, readJson } from './dataset.js';
+import { FEATURES_FORMAT, MANIFEST, indexChunkSchema, pendingSchema, readJson, versionSchema } from './formats.js';
 
-export const FEATURES_FORMAT = 'fruits.features';
+export { FEATURES_FORMAT } from './formats.js';
 
 const partitionEntry = z.object({
   index: z.number().int().nonnegative(),
@@ -32,7 +32,8 @@ export type JobConfig = z.infer<typeof jobConfigSchema>;
 export const featuresManifestSchema = z.object({
   format: z.literal(FEATURES_FORMAT),
   formatVersion: z.literal(1),
-  status: z.enum(['running', 'complete', 'too_many_rejects']),
+  // 'committing': an update is committed (this manifest) and its parts are being moved into place.
+  status: z.enum(['running', 'committing', 'complete', 'too_many_rejects']),
   software: z.object({ name: z.string(), version: z.string() }),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -59,18 +60,20 @@ export const featuresManifestSchema = z.object({
       taskSeconds: z.object({ read: z.number(), decode: z.number(), infer: z.number(), write: z.number() }),
     })
     .optional(),
+  /** The current version (absent while a first run is unfinished) and every version so far. */
+  version: z.number().int().positive().optional(),
+  versions: z.array(versionSchema).optional(),
+  /** The index of images: chunk files under _index/, in key order. */
+  index: z.array(indexChunkSchema).optional(),
+  /** Set while a committed update is rolled forward. */
+  pending: pendingSchema.optional(),
 });
 export type FeaturesManifest = z.infer<typeof featuresManifestSchema>;
 
 export async function readFeaturesManifest(store: Store): Promise<FeaturesManifest | undefined> {
-  const raw = await readJson(store, MANIFEST);
-  if (raw === undefined) return undefined;
-  const r = featuresManifestSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new UserError(`${store.uriOf(MANIFEST)}: not a fruits features manifest (${issue.path.join('.') || 'root'}: ${issue.message})`);
-  }
-  return r.data;
+  return readJson(store, MANIFEST, featuresManifestSchema).catch((err: Error) => {
+    throw new UserError(err.message.replace(/not the file fruits wrote/, 'not a fruits features manifest'));
+  });
 }
 
 /** Names the first setting that differs, for the "use --overwrite" message. */
