@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { MANIFEST, SUCCESS, anyManifestSchema, readJson } from '../sink/formats.js';
 import { FEATURES_FORMAT, readFeaturesManifest } from '../sink/manifest.js';
 import { listPartFiles, readPart } from '../sink/read-dataset.js';
-import { modelSpecSchema, type ModelSpec } from '../model/spec.js';
+import { modelSpecSchema, inputSizeOfId, withInputSize, type ModelSpec } from '../model/spec.js';
 import { registryEntry } from '../model/registry.js';
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
@@ -110,12 +110,13 @@ async function featureSpaceOf(store: Store): Promise<{ space: FeatureSpace; imag
   let spec: ModelSpec | undefined;
   let imageRoot: string | undefined;
   const features = await readFeaturesManifest(openStore(m.features)).catch(() => undefined);
-  if (features && features.config.model.sha256 === m.featurizer.sha256) {
+  if (features && features.config.model.sha256 === m.featurizer.sha256 && features.config.model.id === m.featurizer.modelId) {
     spec = features.config.model.spec;
     imageRoot = features.config.input;
   } else {
+    // The registry's spec, at the input size the featurizer id names (`<id>@<n>`).
     const known = registryEntry(m.featurizer.sha256);
-    spec = known && modelSpecSchema.parse(known);
+    spec = known && withInputSize(modelSpecSchema.parse(known), inputSizeOfId(m.featurizer.modelId));
   }
   return {
     space: { kind: 'reduced', featurizer: { id: m.featurizer.modelId, sha256: m.featurizer.sha256, spec }, pcaSha256: m.pcaSha256, pcaLocation: m.pca, dim: m.k, datasetVersion: m.featuresVersion },

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_PIXELS } from '../decode/limits.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { flag, optionalFlag, parseFlag, poolSize } from './options.js';
+import { withInputSize } from '../model/spec.js';
 
 // Batch 8: with one ORT thread per worker larger batches are no faster, and each doubling adds
 // ~90 MiB of activations per worker (measured: 177 MiB at 1, 236 at 8, 323 at 16).
@@ -14,6 +15,7 @@ export function addModelOptions(cmd: Command): Command {
   return cmd
     .option('--model <file|id>', 'ONNX model file, or a known model id (default: mobilenet_v2_1.0_224 from FRUITS_MODEL_DIR or the cache, else mobilenetv2-7 downloaded)')
     .option('--model-spec <file.json>', 'JSON spec of a model the registry does not know (input, normalisation, feature tensor)')
+    .option('--input-size <n>', "the network runs on n×n images (default: the model's own size, 224 for MobileNetV2); smaller is faster, see README", undefined)
     .option('--device <cpu|cuda>', 'execution provider (cuda needs the CUDA build of ONNX Runtime)', 'cpu');
 }
 
@@ -65,10 +67,12 @@ export async function openJobInputs(inputArg: string, outputArg: string, o: Reco
     import('../storage/open.js'),
     import('../source/listing.js'),
   ]);
+  const inputSize = optionalFlag(flag.inputSize, o.inputSize, '--input-size');
   const input = openStore(inputArg);
   const output = openStore(outputArg);
   await assertHasImages(input);
-  const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
+  const resolved = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
+  const model = { ...resolved, spec: withInputSize(resolved.spec, inputSize) };
   return { input, output, model };
 }
 
@@ -109,6 +113,7 @@ export function registerFeaturize(program: Command, log: () => Logger): void {
 Examples:
   $ fruits featurize ../shared/data/fruits360-mini/Test out/features
   $ fruits featurize photos/ s3://my-bucket/features --workers 2 --batch-size 32
+  $ fruits featurize ../shared/data/fruits360-mini/Test out/features128 --input-size 128
   $ fruits featurize photos/ out/features          # again, later: only new and changed photos
   $ fruits featurize photos/ out --model resnet50.onnx --model-spec resnet50.json`,
   );

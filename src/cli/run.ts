@@ -51,6 +51,7 @@ Examples:
   $ fruits run ../shared/data/fruits360-mini/Training out --variance 0.95
   $ fruits run photos/ out --k 200 --scale minmax --csv
   $ fruits run s3://my-bucket/Test s3://my-bucket/Results/run-1
+  $ fruits run photos/ out --input-size 128    # 100×100 photos: ~3× faster, ~1 point of top-1
   $ fruits run photos/ out --keep-pca          # again after new photos: only they are featurized and projected
   $ fruits run photos/ out --engine distributed --redis redis://10.0.0.5:6379 --run-id nightly-42`,
   );

@@ -28,6 +28,7 @@ import type { ScatterSample, TransformResult, TransformTask } from '../tasks/tra
 import type { Progress } from '../util/progress.js';
 import { UserError } from '../util/errors.js';
 import { sha256Hex } from '../util/hash.js';
+import { inputSizeOfId } from '../model/spec.js';
 import { SOFTWARE } from '../version.js';
 import { z } from 'zod';
 
@@ -54,9 +55,15 @@ export async function completeFeatures(features: Store): Promise<FeaturesManifes
   return manifest;
 }
 
+/** The featurizer of a features dataset: its weights, and the input size when not the declared one (`<id>@<n>`). */
+function featurizerKey(m: FeaturesManifest): string {
+  const { id, sha256 } = m.config.model;
+  return inputSizeOfId(id) === undefined ? sha256 : `${sha256}@${inputSizeOfId(id)}`;
+}
+
 /** Identifies a features dataset's content: the parts' fingerprints and the model. */
 export function featuresFingerprint(m: FeaturesManifest): string {
-  return sha256Hex(JSON.stringify([m.config.model.sha256, (m.partitions ?? []).map((p) => [p.file, p.fingerprint, p.rows])]));
+  return sha256Hex(JSON.stringify([featurizerKey(m), (m.partitions ?? []).map((p) => [p.file, p.fingerprint, p.rows])]));
 }
 
 async function runAll(runner: Runner, tasks: Task[], progress: Progress): Promise<TaskResult[]> {
@@ -65,9 +72,25 @@ async function runAll(runner: Runner, tasks: Task[], progress: Progress): Promis
 
 export type StatsSummary = z.infer<typeof statsSummarySchema>;
 
-/** The statistics file of one features part: named after the part and its content. */
-function partStatsKey(p: { file: string; fingerprint: string }): string {
-  return `${PART_STATS_DIR}/${p.file.replace(/\.parquet$/, '')}-${p.fingerprint.slice(0, 16)}.bin`;
+/**
+ * A PCA folder holds the fit of one featurizer: fitting features of another network, other weights
+ * or another input size there would replace it by mistake (and mean nothing to what it reduced).
+ */
+async function checkPcaFolder(pca: Store, manifest: FeaturesManifest): Promise<void> {
+  if (!(await pca.exists(MODEL_FILE))) return;
+  const fitted = parsePcaModel((await pca.read(MODEL_FILE)).toString('utf8'), pca.uriOf(MODEL_FILE)).featurizer;
+  const { id, sha256 } = manifest.config.model;
+  if (fitted.modelId !== id || fitted.sha256 !== sha256) {
+    throw new UserError(`${pca.root} holds a PCA fitted on features of ${fitted.modelId} (${fitted.sha256.slice(0, 12)}…), these are of ${id} (${sha256.slice(0, 12)}…); fit into another folder`);
+  }
+}
+
+/**
+ * The statistics file of one features part: named after the part, its images and the featurizer
+ * (the same photos featurized again with other weights or at another input size are another part).
+ */
+function partStatsKey(p: { file: string; fingerprint: string }, featurizer: string): string {
+  return `${PART_STATS_DIR}/${p.file.replace(/\.parquet$/, '')}-${sha256Hex(`${p.fingerprint}\n${featurizer}`).slice(0, 16)}.bin`;
 }
 
 /**
@@ -78,6 +101,7 @@ function partStatsKey(p: { file: string; fingerprint: string }): string {
 export async function statisticsJob(features: Store, pca: Store, opts: StageOptions & { fanIn?: number }): Promise<StatsSummary> {
   const t0 = performance.now();
   const manifest = await completeFeatures(features);
+  await checkPcaFolder(pca, manifest);
   const fingerprint = featuresFingerprint(manifest);
   const done = await readJsonOrNothing(pca, STATS_INFO, statsSummarySchema);
   if (done?.fingerprint === fingerprint && (await pca.exists(STATS_FILE))) return { ...done, resumed: true, computedParts: 0 };
@@ -86,10 +110,11 @@ export async function statisticsJob(features: Store, pca: Store, opts: StageOpti
   if (parts.length === 0) throw new UserError(`${features.root}: no rows to fit a PCA on`);
   const fanIn = opts.fanIn ?? 8;
   const dir = '_stats';
-  let level: string[] = parts.map(partStatsKey);
+  const featurizer = featurizerKey(manifest);
+  let level: string[] = parts.map((p) => partStatsKey(p, featurizer));
   const missing: Task[] = [];
   for (const p of parts) {
-    const file = partStatsKey(p);
+    const file = partStatsKey(p, featurizer);
     if (!(await pca.exists(file))) missing.push({ kind: 'stats', features: features.root, parts: [p.file], output: pca.root, file });
   }
   opts.progress.stage('statistics', parts.length, 'parts');

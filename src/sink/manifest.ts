@@ -79,7 +79,9 @@ export async function readFeaturesManifest(store: Store): Promise<FeaturesManife
 /** Names the first setting that differs, for the "use --overwrite" message. */
 export function configDifference(a: JobConfig, b: JobConfig): string | undefined {
   if (a.input !== b.input) return `input ${a.input} vs ${b.input}`;
-  if (a.model.sha256 !== b.model.sha256) return `model ${a.model.id} (${a.model.sha256.slice(0, 12)}…) vs ${b.model.id} (${b.model.sha256.slice(0, 12)}…)`;
+  const size = (c: JobConfig) => `${c.model.spec.input.width}×${c.model.spec.input.height}`;
+  if (a.model.sha256 === b.model.sha256 && size(a) !== size(b)) return `input size ${size(a)} vs ${size(b)}`;
+  if (a.model.sha256 !== b.model.sha256 || a.model.id !== b.model.id) return `model ${a.model.id} (${a.model.sha256.slice(0, 12)}…) vs ${b.model.id} (${b.model.sha256.slice(0, 12)}…)`;
   if (a.partitionSize !== b.partitionSize) return `partition size ${a.partitionSize} vs ${b.partitionSize}`;
   if (a.limit !== b.limit) return `limit ${a.limit ?? 'none'} vs ${b.limit ?? 'none'}`;
   if (a.maxPixels !== b.maxPixels) return `pixel limit ${a.maxPixels} vs ${b.maxPixels}`;
