@@ -1,6 +1,6 @@
 // Local filesystem store: keys are paths under a root folder; writes go to a hidden temporary
 // file first and are renamed into place, so a reader never sees half a file.
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { StorageError, type ObjectInfo, type Store } from './store.js';
@@ -92,6 +92,14 @@ export class LocalStore implements Store {
   async read(key: string): Promise<Buffer> {
     try {
       return await fs.readFile(this.abs(key));
+    } catch (err) {
+      throw wrap(err, this.abs(key));
+    }
+  }
+
+  readSync(key: string): Buffer {
+    try {
+      return readFileSync(this.abs(key));
     } catch (err) {
       throw wrap(err, this.abs(key));
     }

@@ -21,6 +21,11 @@ export interface Store {
   list(prefix?: string): AsyncIterable<ObjectInfo>;
   /** Whole object. Rejects with a StorageError (code 'not_found' when it does not exist). */
   read(key: string): Promise<Buffer>;
+  /**
+   * The same, synchronously, where that is cheap (local files only): for small files in a worker
+   * whose thread is busy with inference anyway, it saves the promise hops of an async read.
+   */
+  readSync?(key: string): Buffer;
   /** Atomic write: readers see the old object or the whole new one, never a part. */
   write(key: string, data: Uint8Array | string): Promise<void>;
   /**

@@ -51,6 +51,7 @@ type Loaded = { ok: true; key: string; label: string; image: DecodedImage; sha25
 // How many images may be read and decoded ahead of inference: two batches keeps the model busy
 // without holding more than a few MB of pixels.
 const lookahead = (batchSize: number) => Math.max(8, 2 * batchSize);
+const SYNC_READ_MAX_BYTES = 1 << 20;
 
 export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext): Promise<FeaturizeResult> {
   const t0 = performance.now();
@@ -65,7 +66,9 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
     let bytes: Buffer;
     const r0 = performance.now();
     try {
-      bytes = await input.read(ref.key);
+      // A photo on a local disk is read synchronously (measured 0.01 ms of CPU against 0.05–0.09 for
+      // an async read of a 5 KB JPEG); large files and object stores asynchronously.
+      bytes = input.readSync && ref.size >= 0 && ref.size <= SYNC_READ_MAX_BYTES ? input.readSync(ref.key) : await input.read(ref.key);
     } catch (err) {
       return { ok: false, reject: { path: ref.key, label: ref.label, reason: `unreadable: ${errorMessage(err)}` } };
     }
