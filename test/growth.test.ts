@@ -156,6 +156,15 @@ describe('growing collections (local folder)', () => {
     for (const [name, t] of reducedBefore) if (reducedAfter.has(name)) assert.equal(reducedAfter.get(name), t, `${name} not projected again`);
     const reduced = await rowsByPath(path.join(out, 'reduced'));
     assert.deepEqual([...reduced.keys()].sort(), [...c.present].sort());
+
+    // The bundle records which version of the photos it was trained on; evaluate says it.
+    const bundle = path.join(tmp.dir, 'bundle-keep');
+    const trained = await runCli(['train', out, bundle, '--quiet']);
+    assert.equal(trained.code, 0, show(trained));
+    assert.equal(JSON.parse(await fs.readFile(path.join(bundle, 'bundle.json'), 'utf8')).training.datasetVersion, 2);
+    const evaluated = await runCli(['evaluate', bundle, out, '--no-report', '--quiet']);
+    assert.equal(evaluated.code, 0, show(evaluated));
+    assert.match(evaluated.stdout, /^trained on .* \(dataset version 2\); evaluated on dataset version 2$/m);
   });
 
   it('fruits compact packs undersized parts into full ones without inference, rows unchanged', { timeout: 300_000 }, async () => {
