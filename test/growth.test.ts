@@ -156,6 +156,15 @@ describe('growing collections (local folder)', () => {
     for (const [name, t] of reducedBefore) if (reducedAfter.has(name)) assert.equal(reducedAfter.get(name), t, `${name} not projected again`);
     const reduced = await rowsByPath(path.join(out, 'reduced'));
     assert.deepEqual([...reduced.keys()].sort(), [...c.present].sort());
+
+    // The bundle records which version of the photos it was trained on; evaluate says it.
+    const bundle = path.join(tmp.dir, 'bundle-keep');
+    const trained = await runCli(['train', out, bundle, '--quiet']);
+    assert.equal(trained.code, 0, show(trained));
+    assert.equal(JSON.parse(await fs.readFile(path.join(bundle, 'bundle.json'), 'utf8')).training.datasetVersion, 2);
+    const evaluated = await runCli(['evaluate', bundle, out, '--no-report', '--quiet']);
+    assert.equal(evaluated.code, 0, show(evaluated));
+    assert.match(evaluated.stdout, /^trained on .* \(dataset version 2\); evaluated on dataset version 2$/m);
   });
 
   it('fruits compact packs undersized parts into full ones without inference, rows unchanged', { timeout: 300_000 }, async () => {
@@ -217,6 +226,28 @@ describe('growing collections (local folder)', () => {
     const allowed = await runCli(['featurize', input, out, ...f, '--allow-removals', '--json']);
     assert.equal(allowed.code, 0, show(allowed));
     assert.equal(JSON.parse(allowed.stdout.trim().split('\n').pop()!).rows, 4);
+  });
+
+  it('a rejected photo is tried again only when its bytes change', { timeout: 300_000 }, async () => {
+    const input = path.join(tmp.dir, 'in-reject');
+    const out = path.join(tmp.dir, 'features-reject');
+    const c = new Collection(input, pool, 8);
+    const [victim] = await c.add(6);
+    const file = path.join(input, ...victim.split('/'));
+    const good = await fs.readFile(file);
+    await fs.writeFile(file, good.subarray(0, 40)); // a truncated photo
+    const f = ['--partition-size', String(PARTITION), '--workers', '1', '--quiet', '--json'];
+    const last = (r: { stdout: string }) => JSON.parse(r.stdout.trim().split('\n').pop()!) as { rows: number; rejects: number; update?: { featurized: number; changed: number } };
+    const first = await runCli(['featurize', input, out, ...f]);
+    assert.deepEqual([last(first).rows, last(first).rejects], [5, 1], show(first));
+    await c.add(1);
+    const again = last(await runCli(['featurize', input, out, ...f]));
+    assert.equal(again.update!.featurized, 1, 'only the new photo: the reject is not tried again');
+    assert.equal(again.rejects, 1);
+    await fs.writeFile(file, good); // fixed
+    const fixed = last(await runCli(['featurize', input, out, ...f]));
+    assert.deepEqual([fixed.update!.changed, fixed.update!.featurized, fixed.rows, fixed.rejects], [1, 1, 7, 0]);
+    assert.match(await fs.readFile(path.join(out, '_rejects.csv'), 'utf8'), /^path,label,reason\n$/);
   });
 
   it('the lock: a live holder refuses a second run in one line; a dead holder is taken over', { timeout: 300_000 }, async () => {

@@ -17,7 +17,7 @@ export const PREFIX = {
 export const METRIC = {
   queueDepth: 'QueueDepth',
   activeJobs: 'ActiveJobs',
-  /** Derived in CloudWatch Logs from the workers' log lines (see worker-logs.ts). */
+  /** Derived in CloudWatch Logs from the workers' log lines (the metric filter in run-dashboard.ts). */
   imagesFeaturized: 'ImagesFeaturized',
 } as const;
 

@@ -142,7 +142,10 @@ export async function statisticsJob(features: Store, pca: Store, opts: StageOpti
     level = next;
     depth++;
   } while (level.length > 1);
-  for (let d = 1; d < depth; d++) for await (const o of pca.list(dir)) if (o.key.startsWith(`${dir}/l${d}-`)) await pca.deletePrefix(o.key);
+  // The merge levels are recomputed each time; the per-part statistics are kept.
+  const levels: string[] = [];
+  for await (const o of pca.list(dir)) if (/^_stats\/l\d+-/.test(o.key)) levels.push(o.key);
+  for (const key of levels) await pca.deletePrefix(key);
   const summary: StatsSummary = {
     rows: result.rows,
     dim: result.dim,

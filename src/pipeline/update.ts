@@ -20,6 +20,7 @@ import {
   PLAN_DIR,
   REJECTS,
   STAGING_DIR,
+  compactSummarySchema,
   SUCCESS,
   partSummarySchema,
   readJsonOrNothing,
@@ -123,6 +124,7 @@ class StagedLog {
   async close(): Promise<void> {
     await this.flush();
   }
+  /** Read back by the run that wrote them (a rerun plans again), so they are not re-validated. */
   async *read(): AsyncIterable<IndexEntry> {
     for (let i = 0; i < this.files; i++) {
       for (const line of (await this.store.read(`${this.dir}/${pad(i)}.jsonl`)).toString('utf8').split('\n')) if (line) yield JSON.parse(line) as IndexEntry;
@@ -358,7 +360,7 @@ async function runTasks(
     } else tasks.push(f.task);
   }
   for (const c of compact) {
-    const done = (await staging.exists(sidecarKey(c.file))) ? (JSON.parse((await staging.read(sidecarKey(c.file))).toString('utf8')) as CompactResult) : undefined;
+    const done = await readJsonOrNothing(staging, sidecarKey(c.file), compactSummarySchema);
     if (done?.planFingerprint === c.planFingerprint && (await staging.exists(c.file))) {
       compacted.set(c.file, done);
       resumed++;

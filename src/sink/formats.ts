@@ -90,6 +90,18 @@ export const partSummarySchema = z.object({
   entries: z.array(indexEntrySchema).optional(),
 });
 
+/** The summary a compaction task writes beside its part. */
+export const compactSummarySchema = z.object({
+  kind: z.literal('compact'),
+  file: z.string(),
+  rows: z.number().int().nonnegative(),
+  labels: z.record(z.string(), z.number().int()),
+  fingerprint: z.string(),
+  planFingerprint: z.string(),
+  bytes: z.number().int().nonnegative(),
+  seconds: z.number(),
+});
+
 export const imageRefSchema = z.object({ key: z.string(), label: z.string(), size: z.number().int(), version: z.string().optional() });
 export const planSchema = z.object({ index: z.number().int().nonnegative(), images: z.array(imageRefSchema), fingerprint: z.string(), file: z.string().optional() });
 

@@ -4,6 +4,7 @@ import { sha256Hex } from '../util/hash.js';
 import type { Store } from '../storage/store.js';
 import { PLAN_DIR, planSchema } from '../sink/formats.js';
 import type { ImageRef } from './listing.js';
+import { PermanentError } from '../util/errors.js';
 
 export interface Partition {
   index: number;
@@ -54,13 +55,16 @@ export async function writePlan(store: Store, p: Partition, key = planKey(p.inde
 }
 
 export async function readPlan(store: Store, key: string): Promise<Partition> {
-  let p: Partition | undefined;
+  const damaged = () => new PermanentError(`${store.uriOf(key)}: damaged partition plan`); // the same bytes fail every attempt
+  let raw: unknown;
   try {
-    const r = planSchema.safeParse(JSON.parse((await store.read(key)).toString('utf8')));
-    if (r.success) p = r.data;
+    raw = JSON.parse((await store.read(key)).toString('utf8'));
   } catch (err) {
-    if ((err as Error).name === 'StorageError') throw err;
+    if (err instanceof SyntaxError) throw damaged();
+    throw err; // a storage error may pass
   }
-  if (!p || p.fingerprint !== fingerprintOf(p.images)) throw new Error(`${store.uriOf(key)}: damaged partition plan`);
+  const r = planSchema.safeParse(raw);
+  if (!r.success || r.data.fingerprint !== fingerprintOf(r.data.images)) throw damaged();
+  const p: Partition = r.data;
   return p;
 }

@@ -6,6 +6,7 @@ import { readPart } from '../sink/read-dataset.js';
 import { sidecarKey, writeJson } from '../sink/formats.js';
 import { sha256Hex } from '../util/hash.js';
 import type { TaskContext } from './context.js';
+import { countLabels } from './featurize-partition.js';
 
 export interface CompactTask {
   kind: 'compact';
@@ -70,13 +71,11 @@ export async function compactParts(task: CompactTask, ctx: TaskContext): Promise
   );
   const output = ctx.store(task.output);
   await output.write(task.file, bytes);
-  const counts: Record<string, number> = {};
-  for (const l of labels) counts[l] = (counts[l] ?? 0) + 1;
   const result: CompactResult = {
     kind: 'compact',
     file: task.file,
     rows: paths.length,
-    labels: counts,
+    labels: countLabels(labels),
     fingerprint: sha256Hex(paths.map((p, i) => `${p}\u0000${shas[i]}`).join('\n')),
     planFingerprint: task.planFingerprint,
     bytes: bytes.length,

@@ -171,7 +171,7 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
   return result;
 }
 
-function countLabels(labels: string[]): Record<string, number> {
+export function countLabels(labels: readonly string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const l of labels) counts[l] = (counts[l] ?? 0) + 1;
   return counts;
