@@ -1,6 +1,7 @@
 // A model spec says how to feed an ONNX image classifier and which tensor holds the features:
 // everything the featurizer needs to know about a model, and nothing else.
 import { z } from 'zod';
+import { UserError } from '../util/errors.js';
 
 const scaleOffset = z.object({
   kind: z.literal('scale_offset'),
@@ -73,6 +74,6 @@ export function inputSizeOfId(id: string): number | undefined {
  */
 export function withInputSize(spec: ModelSpec, size: number | undefined): ModelSpec {
   if (size === undefined || (spec.input.width === size && spec.input.height === size)) return spec;
-  if (inputSizeOfId(spec.id) !== undefined) throw new Error(`model ${spec.id}: already sized`);
+  if (inputSizeOfId(spec.id) !== undefined) throw new UserError(`model ${spec.id}: already runs at ${inputSizeOfId(spec.id)}×${inputSizeOfId(spec.id)} ('@<n>' in an id is the input size); use the model's own id with --input-size`);
   return { ...spec, id: `${spec.id}@${size}`, input: { ...spec.input, width: size, height: size } };
 }
