@@ -14,7 +14,7 @@
 import type { FeatureStats } from '../stats/feature-stats.js';
 
 /** How features are scaled before PCA: Spark's StandardScaler, MinMaxScaler, or centring only. */
-export const SCALE_MODES = ['standard', 'minmax', 'none'] as const;
+export const SCALE_MODES = ['none', 'standard', 'minmax'] as const;
 export type ScaleMode = (typeof SCALE_MODES)[number];
 
 export interface Scaling {
