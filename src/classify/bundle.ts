@@ -21,6 +21,7 @@ import { UserError } from '../util/errors.js';
 import { sha256Hex } from '../util/hash.js';
 import { SOFTWARE } from '../version.js';
 import type { Classifier } from './classifier.js';
+import { noveltyArrays, noveltyFromBundle, noveltyManifest, noveltyManifestSchema, type NoveltyModel } from './novelty.js';
 import type { Standardizer } from './standardize.js';
 
 export const BUNDLE_FORMAT = 'fruits.classifier-bundle';
@@ -82,6 +83,8 @@ const manifestSchema = z.object({
   labels: z.array(z.string().min(1)).min(2),
   weights: z.object({ file: z.literal(BUNDLE_FILES.weights), bytes: count, sha256, arrays: z.array(arrayRef) }),
   training: trainingInfoSchema,
+  /** Absent in bundles trained before novelty scores existed: they load and serve without them. */
+  novelty: noveltyManifestSchema.optional(),
 });
 export type BundleManifest = z.infer<typeof manifestSchema>;
 
@@ -100,6 +103,8 @@ export interface BundleContents {
   classifier: Classifier;
   labels: string[];
   training: TrainingInfo;
+  /** What the bundle keeps of its training data to tell unknown photos (see novelty.ts). */
+  novelty?: NoveltyModel;
 }
 
 export interface Bundle extends BundleContents {
@@ -118,8 +123,9 @@ function dtypeOf(a: TypedArray): ArrayRef['dtype'] {
 
 function arraysOf(c: BundleContents): Record<string, TypedArray> {
   const common = { 'standardizer.mean': c.standardizer.mean, 'standardizer.scale': c.standardizer.scale };
-  if (c.classifier.kind === 'logreg') return { ...common, 'logreg.weights': c.classifier.weights, 'logreg.bias': c.classifier.bias };
-  return { ...common, 'knn.rows': c.classifier.rows, 'knn.labels': c.classifier.labels };
+  const novelty = c.novelty ? noveltyArrays(c.novelty) : {};
+  if (c.classifier.kind === 'logreg') return { ...common, 'logreg.weights': c.classifier.weights, 'logreg.bias': c.classifier.bias, ...novelty };
+  return { ...common, 'knn.rows': c.classifier.rows, 'knn.labels': c.classifier.labels, ...novelty };
 }
 
 /** Checks the parts agree with each other (sizes, label count, PCA identity) before writing. */
@@ -136,6 +142,7 @@ function checkContents(c: BundleContents): void {
   if (c.pca && (c.pca.model.featurizer.sha256 !== c.featurizer.sha256 || c.pca.model.dim !== c.featurizer.spec.feature.dim)) {
     fail('the PCA model was fitted on another featurizer');
   }
+  if (c.novelty && (c.novelty.inputDim !== c.featurizer.spec.feature.dim || c.novelty.classes !== m.classes)) fail('novelty data of another feature dimension or class count');
 }
 
 async function isEmptyStore(store: Store): Promise<boolean> {
@@ -180,6 +187,7 @@ export async function writeBundle(location: string, contents: BundleContents, op
     labels: contents.labels,
     weights: { file: BUNDLE_FILES.weights, bytes: weights.length, sha256: sha256Hex(weights), arrays: refs },
     training: contents.training,
+    ...(contents.novelty ? { novelty: noveltyManifest(contents.novelty) } : {}),
   };
   const files: [string, Uint8Array | string][] = [[BUNDLE_FILES.weights, weights]];
   if (contents.pca) files.push([BUNDLE_FILES.pca, contents.pca.text]);
@@ -315,9 +323,20 @@ export async function readBundle(location: string): Promise<Bundle> {
     if (labels.some((l) => l < 0 || l >= c.classes)) fail('k-NN row labels outside the label list');
     classifier = { kind: 'knn', classes: c.classes, dim: c.dim, k: c.k, rows: array<Float32Array>('knn.rows', 'float32', c.rows * c.dim), labels };
   }
+  let novelty: NoveltyModel | undefined;
+  if (manifest.novelty) {
+    if (manifest.novelty.inputDim !== manifest.featurizer.spec.feature.dim) fail(`its novelty data take ${manifest.novelty.inputDim} features but the featurizer gives ${manifest.featurizer.spec.feature.dim}`);
+    try {
+      novelty = noveltyFromBundle(manifest.novelty, c.classes, array);
+    } catch (err) {
+      if (err instanceof BundleError) throw err;
+      fail((err as Error).message);
+    }
+  }
   return {
     dir: root,
     manifest,
+    novelty,
     featurizer: manifest.featurizer,
     pca,
     pcaSha256: manifest.pca?.sha256,

@@ -5,6 +5,7 @@ import type { Bundle } from './bundle.js';
 import { rankOf, topClasses } from './classifier.js';
 import type { LabelledRows } from './dataset.js';
 import { scoreRows } from './inputs.js';
+import { histogramOf, noveltyOf, topScoresOf } from './novelty.js';
 import { accuracyOf, confusionOf, type Accuracy, type ClassMetrics, type ConfusedPair } from './metrics.js';
 
 export interface Mistake {
@@ -39,7 +40,49 @@ export interface Evaluation {
   mistakes: Mistake[];
   /** Top-1 score histogram (10 bins of 0.1), right and wrong predictions apart. */
   confidence: { from: number; to: number; correct: number; wrong: number }[];
+  /** Novelty (bundles with novelty data, features datasets): how many photos it would call unknown. */
+  novelty: NoveltySummary | null;
   seconds: number;
+}
+
+export interface NoveltySummary {
+  threshold: number;
+  /** Rows of the bundle's classes: the unknown rate here is the false-alarm rate. */
+  known: { rows: number; unknown: number; rate: number };
+  /** Rows of labels the bundle does not know: the unknown rate here is the detection rate. */
+  excluded: { rows: number; unknown: number; rate: number } | null;
+  /** Novelty histograms of both (same bins). */
+  histogram: { from: number; width: number; known: number[]; excluded: number[] };
+}
+
+async function noveltySummary(bundle: Bundle, data: LabelledRows, kept: number[], keptScores: Float32Array): Promise<NoveltySummary | null> {
+  const m = bundle.novelty;
+  if (!m || data.space.kind !== 'features') return null;
+  const classes = bundle.labels.length;
+  const d = data.space.dim;
+  const keptSet = new Set(kept);
+  const others = Array.from({ length: data.n }, (_, i) => i).filter((i) => !keptSet.has(i));
+  const part = async (rows: number[], scores?: Float32Array) => {
+    if (rows.length === 0) return new Float32Array(0);
+    const x = new Float32Array(rows.length * d);
+    rows.forEach((r, i) => x.set(data.rows.subarray(r * d, (r + 1) * d), i * d));
+    const s = scores ?? (await scoreRows(bundle, data.space, x, rows.length, data.location));
+    return (await noveltyOf(m, x, topScoresOf(s, rows.length, classes), rows.length)).novelty;
+  };
+  const known = await part(kept, keptScores);
+  const excluded = await part(others);
+  const count = (v: Float32Array) => {
+    const unknown = v.filter((x) => x > m.threshold).length;
+    return { rows: v.length, unknown, rate: v.length ? unknown / v.length : 0 };
+  };
+  const to = [known, excluded].reduce((a, v) => v.reduce((b, x) => Math.max(b, x), a), 2 * m.threshold);
+  const hk = histogramOf(known, 0, to, 40);
+  return {
+    threshold: m.threshold,
+    known: count(known),
+    excluded: excluded.length ? count(excluded) : null,
+    histogram: { from: hk.from, width: hk.width, known: hk.counts, excluded: histogramOf(excluded, 0, to, 40).counts },
+  };
 }
 
 export async function evaluateBundle(bundle: Bundle, data: LabelledRows): Promise<Evaluation> {
@@ -114,6 +157,7 @@ export async function evaluateBundle(bundle: Bundle, data: LabelledRows): Promis
     pairs: conf.pairs,
     mistakes,
     confidence,
+    novelty: await noveltySummary(bundle, data, kept, scores),
     seconds: (performance.now() - t0) / 1000,
   };
 }

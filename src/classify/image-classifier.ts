@@ -7,11 +7,21 @@ import { Featurizer, type Device } from '../model/featurizer.js';
 import type { Bundle } from './bundle.js';
 import { topClasses } from './classifier.js';
 import { scoreFeatures } from './inputs.js';
+import { noveltyOf, topScoresOf } from './novelty.js';
 import { resolveBundleModel } from './model-file.js';
 
 export interface Prediction {
   label: string;
   score: number;
+}
+
+/** One photo's answer: its best labels and, when the bundle has novelty data, how unlike the training photos it is. */
+export interface Classified {
+  predictions: Prediction[];
+  /** Higher = less like the training data (see novelty.ts); absent for bundles without novelty data. */
+  novelty?: number;
+  /** The bundle does not recognise the photo: novelty above the threshold fixed at training. */
+  unknown?: boolean;
 }
 
 export interface LoadOptions {
@@ -64,17 +74,21 @@ export class ImageClassifier {
     return out;
   }
 
-  /** The `top` best labels of each image, best first. */
-  async classify(images: readonly DecodedImage[], top: number): Promise<Prediction[][]> {
+  /** The `top` best labels of each image, best first, and its novelty. */
+  async classify(images: readonly DecodedImage[], top: number): Promise<Classified[]> {
     if (images.length === 0) return [];
     return this.rank(await this.features(images), images.length, top);
   }
 
-  async rank(features: Float32Array, n: number, top: number): Promise<Prediction[][]> {
+  async rank(features: Float32Array, n: number, top: number): Promise<Classified[]> {
     const scores = await scoreFeatures(this.bundle, features, n);
     const classes = this.bundle.labels.length;
     const k = Math.min(top, classes);
-    return Array.from({ length: n }, (_, i) => topClasses(scores, i, classes, k).map((r) => ({ label: this.bundle.labels[r.index], score: r.score })));
+    const novelty = this.bundle.novelty ? await noveltyOf(this.bundle.novelty, features, topScoresOf(scores, n, classes), n) : undefined;
+    return Array.from({ length: n }, (_, i) => ({
+      predictions: topClasses(scores, i, classes, k).map((r) => ({ label: this.bundle.labels[r.index], score: r.score })),
+      ...(novelty ? { novelty: Math.round(novelty.novelty[i] * 1e4) / 1e4, unknown: novelty.unknown[i] } : {}),
+    }));
   }
 
   release(): Promise<void> {

@@ -25,6 +25,7 @@ import { datasetsAt, loadDataset, type LabelledRows } from './dataset.js';
 import { fitKnn } from './knn.js';
 import { fitLogReg, type LogRegFit, type LogRegModel } from './logreg.js';
 import { accuracyOf, type Accuracy } from './metrics.js';
+import { fitNovelty, topScoresOf, type NoveltyModel } from './novelty.js';
 import { fitStandardizer, standardize, type StandardizeMode } from './standardize.js';
 import { TRAIN_DEFAULTS } from './train-options.js';
 
@@ -171,6 +172,8 @@ export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
 
   let classifier: Classifier;
   let heldOut: Accuracy | undefined;
+  // Top scores the classifier fitted without the held-out slice gives its rows: the novelty threshold's.
+  let heldTop: Float32Array | undefined;
   let optimizer: TrainingInfo['optimizer'] = null;
   let l2Info: TrainingInfo['l2'] = null;
   const tFit = performance.now();
@@ -205,6 +208,7 @@ export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
       const best = candidates.reduce((a, b) => (b.heldOutTop1 > a.heldOutTop1 || (b.heldOutTop1 === a.heldOutTop1 && b.heldOutLoss < a.heldOutLoss) ? b : a));
       chosen = best.l2;
       warm = best.model;
+      heldTop = topScoresOf(await classifierScores(best.model, heldX, split.held.length), split.held.length, classes);
       heldOut = best.acc;
       l2Info = { chosen, candidates: opts.l2 === 'auto' ? candidates.map(({ l2, heldOutTop1, heldOutLoss }) => ({ l2, heldOutTop1, heldOutLoss })) : undefined };
     } else {
@@ -216,12 +220,23 @@ export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
   } else {
     if (split.held.length) {
       const m = fitKnn(fitX, fitY, split.fit.length, dim, classes, opts.knnK);
-      heldOut = accuracyOf(await classifierScores(m, heldX, split.held.length), heldY, classes);
+      const heldScores = await classifierScores(m, heldX, split.held.length);
+      heldOut = accuracyOf(heldScores, heldY, classes);
+      heldTop = topScoresOf(heldScores, split.held.length, classes);
       log.info(`k-NN (k = ${opts.knnK}) held-out (${split.held.length} rows): top-1 ${(heldOut.top1 * 100).toFixed(2)} %`);
     }
     classifier = fitKnn(xs, y, data.n, dim, classes, opts.knnK);
   }
   opts.progress.stop();
+  let novelty: NoveltyModel | undefined;
+  if (space.kind === 'reduced') {
+    log.warn('no novelty data: the training rows are PCA-reduced; train on the features dataset to let the bundle tell unknown photos');
+  } else if (!heldTop) {
+    log.warn('no novelty data: its threshold is set on the held-out slice; train with --holdout > 0 to let the bundle tell unknown photos');
+  } else {
+    novelty = await fitNovelty({ features: data.rows, n: data.n, dim: space.dim, y, classes, paths: data.paths, held: split.held, heldTopScores: heldTop });
+    log.info(`novelty: threshold ${novelty.threshold.toFixed(3)} (${(novelty.calibration.heldOutRate * 100).toFixed(1)} % of the ${split.held.length} held-out rows above it)`);
+  }
   const tFitDone = performance.now();
   const train = accuracyOf(await classifierScores(classifier, xs, data.n), y, classes);
   const tEnd = performance.now();
@@ -261,5 +276,6 @@ export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
     classifier,
     labels,
     training,
+    novelty,
   };
 }

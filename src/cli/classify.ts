@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Bundle } from '../classify/bundle.js';
 import type { LabelledRows } from '../classify/dataset.js';
 import type { Evaluation } from '../classify/evaluate.js';
-import type { Prediction } from '../classify/image-classifier.js';
+import type { Classified } from '../classify/image-classifier.js';
 import { CLASSIFIER_KINDS, TRAIN_DEFAULTS } from '../classify/train-options.js';
 import type { ClassifierKind } from '../classify/classifier.js';
 import type { DecodedImage } from '../decode/decode.js';
@@ -165,6 +165,12 @@ function printEvaluation(e: Evaluation, reportFile: string | undefined, rejects:
     out.push('most confused (actual → predicted):');
     for (const p of e.pairs.slice(0, 8)) out.push(`  ${p.actual} → ${p.predicted}: ${p.count} (${pct(p.share)} of ${p.actual})`);
   }
+  if (e.novelty) {
+    const n = e.novelty;
+    out.push(`unknown (novelty > ${n.threshold.toFixed(2)}): ${n.known.unknown} of ${n.known.rows} photos of known classes (${pct(n.known.rate)})${n.excluded ? `, ${n.excluded.unknown} of ${n.excluded.rows} photos of excluded labels (${pct(n.excluded.rate)})` : ''}`);
+  } else {
+    out.push('unknown rate: n/a (the bundle has no novelty data, or the rows are PCA-reduced)');
+  }
   if (e.mistakes.length) {
     out.push('most confident mistakes:');
     for (const m of e.mistakes.slice(0, 5)) out.push(`  ${m.path}: ${m.actual} → ${m.predicted} (${pct(m.score)})`);
@@ -275,9 +281,8 @@ async function imageFiles(args: string[]): Promise<string[]> {
   return files;
 }
 
-interface PredictRow {
+interface PredictRow extends Partial<Classified> {
   path: string;
-  predictions?: Prediction[];
   error?: string;
 }
 
@@ -292,7 +297,7 @@ function registerPredict(program: Command, log: () => Logger): void {
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--batch-size <n>', `images per inference call (default ${FEATURIZE_DEFAULTS.batchSize})`)
     .option('--max-pixels <n>', `reject images with more pixels than this (default ${DEFAULT_MAX_PIXELS})`)
-    .option('--json', 'print one JSON array: [{ path, predictions: [{ label, score }] } | { path, error }]')
+    .option('--json', 'print one JSON array: [{ path, predictions: [{ label, score }], novelty, unknown } | { path, error }] (novelty and unknown only for bundles with novelty data)')
     .addHelpText('after', '\nExamples:\n  $ fruits predict out/bundle photo.jpg\n  $ fruits predict out/bundle photos/ --top 5 --json')
     .action(async (bundleDir: string, args: string[], o: Record<string, unknown>) => {
       const top = parseFlag(flag.positiveInt, o.top ?? '3', '--top');
@@ -323,7 +328,7 @@ function registerPredict(program: Command, log: () => Logger): void {
           let next = 0;
           batch.forEach((file, i) => {
             const d = decoded[i];
-            rows.push(typeof d === 'string' ? { path: file, error: d } : { path: file, predictions: predictions[next++] });
+            rows.push(typeof d === 'string' ? { path: file, error: d } : { path: file, ...predictions[next++] });
           });
         }
       } finally {
@@ -344,7 +349,9 @@ function registerPredict(program: Command, log: () => Logger): void {
           }
           const [best, ...rest] = r.predictions;
           const alternatives = rest.map((p) => `${p.label} ${(p.score * 100).toFixed(1)}%`).join(', ');
-          lines.push(`${name}  ${best.label.padEnd(labelWidth)}  ${(best.score * 100).toFixed(1).padStart(5)}%  ${alternatives}`.trimEnd());
+          // An unknown photo is not named: the label would only be the nearest wrong fruit.
+          if (r.unknown) lines.push(`${name}  ${'UNKNOWN'.padEnd(labelWidth)}  novelty ${r.novelty?.toFixed(2)} (nearest: ${best.label} ${(best.score * 100).toFixed(1)}%)`);
+          else lines.push(`${name}  ${best.label.padEnd(labelWidth)}  ${(best.score * 100).toFixed(1).padStart(5)}%  ${alternatives}`.trimEnd());
         }
         process.stdout.write(`${lines.join('\n')}\n`);
       }
@@ -372,7 +379,12 @@ function registerServe(program: Command, log: () => Logger): void {
     .option('--cors-origin <origins>', 'comma-separated origins allowed to call the API from a browser, or * (default none; or $FRUITS_CORS_ORIGINS)')
     .option('--rate-limit <n>', 'requests per client address per minute on /v1/classify (default off; or $FRUITS_RATE_LIMIT)')
     .option('--decode-size <native|model>', 'native: decode photos at their size and batch same-size ones (resize in ONNX Runtime); model: resize each to the network input in sharp (default native)')
-    .addHelpText('after', '\nExamples:\n  $ fruits serve out/bundle --port 8080\n  $ fruits serve out/bundle --host 0.0.0.0 --cors-origin https://app.example.com --rate-limit 120')
+    .option('--body-timeout <ms>', `time for a request's headers and body to arrive, else 408 and the connection closed; also how long a new connection may stay silent (default ${SERVE_DEFAULTS.bodyTimeoutMs})`)
+    .option('--keep-alive-timeout <ms>', `how long an idle keep-alive connection stays open (default ${SERVE_DEFAULTS.keepAliveTimeoutMs}; above the load balancer's idle timeout behind one)`)
+    .option('--max-client-connections <n>', `open connections per client address, more are answered 429; 0: no bound; off with --trust-proxy (default ${SERVE_DEFAULTS.maxClientConnections})`)
+    .option('--drain-timeout <ms>', `on SIGTERM, how long admitted requests may take to finish before connections are cut (default ${SERVE_DEFAULTS.drainTimeoutMs})`)
+    .option('--trust-proxy <addresses>', "comma-separated addresses/CIDRs of the proxies in front (a load balancer's subnets, or loopback); from them the client address comes from X-Forwarded-For (default none; or $FRUITS_TRUST_PROXY)")
+    .addHelpText('after', '\nExamples:\n  $ fruits serve out/bundle --port 8080\n  $ fruits serve out/bundle --host 0.0.0.0 --cors-origin https://app.example.com --rate-limit 120\n  $ fruits serve s3://bucket/models/current --host 0.0.0.0 --trust-proxy 10.0.0.0/16 --rate-limit 120 --keep-alive-timeout 65000')
     .action(async (bundleDir: string, o: Record<string, unknown>) => {
       const opts = serveOptionsOf(o, process.env);
       const { readBundle } = await import('../classify/bundle.js');

@@ -14,6 +14,7 @@ import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
 import { registerDashboard } from './dashboard.js';
 import { registerCompact } from './compact.js';
+import { registerTelegram } from './telegram.js';
 import { flag, parseFlag, UsageError } from './options.js';
 import { z } from 'zod';
 
@@ -48,6 +49,7 @@ registerReduce(program, log);
 registerCompact(program, log);
 registerInspect(program);
 registerClassifyCommands(program, log);
+registerTelegram(program, log);
 registerWorker(program, log);
 registerDashboard(program, log);
 

@@ -8,6 +8,8 @@ interface ApiPrediction {
 }
 interface ApiResult {
   predictions: ApiPrediction[];
+  /** Only from bundles with novelty data. */
+  unknown?: boolean;
   timings: { decodeMs: number; queueMs: number; inferMs: number; totalMs: number; batchSize: number };
 }
 interface ApiError {
@@ -24,6 +26,8 @@ export function clientApp(): void {
   const results = byId<HTMLElement>('results');
   const list = byId<HTMLOListElement>('predictions');
   const timing = byId<HTMLElement>('timing');
+  const unknown = byId<HTMLElement>('unknown');
+  const title = byId<HTMLElement>('results-title');
   const body = document.body;
   // Phone photos are 12 MP and several MB; the network sees 224 × 224. Shrinking before the
   // upload saves seconds on a mobile connection and changes nothing the model can see.
@@ -69,6 +73,11 @@ export function clientApp(): void {
 
   function render(result: ApiResult, roundTripMs: number, bytes: number): void {
     list.replaceChildren();
+    // A photo the model does not recognise gets no fruit name: the nearest label would be a wrong answer.
+    const notRecognised = result.unknown === true;
+    unknown.hidden = !notRecognised;
+    list.hidden = notRecognised;
+    title.textContent = notRecognised ? 'Not recognised' : 'Best guesses';
     result.predictions.forEach((p, i) => {
       const item = document.createElement('li');
       item.className = i === 0 ? 'prediction best' : 'prediction';

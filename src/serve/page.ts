@@ -49,7 +49,8 @@ export function renderPage(info: PageInfo): string {
   <p id="status" class="status" role="status" aria-live="polite" hidden></p>
   </div>
   <section id="results" class="results" aria-label="Results" hidden>
-    <h2>Best guesses</h2>
+    <h2 id="results-title">Best guesses</h2>
+    <p id="unknown" class="unknown" hidden><strong>I don't recognise this photo.</strong> It does not look like any of the fruit and vegetables I was trained on, so I won't guess a name.</p>
     <ol id="predictions" class="predictions"></ol>
     <p id="timing" class="timing"></p>
   </section>
@@ -115,6 +116,7 @@ body[data-state="busy"] .drop::after {
 .results { margin-top: 16px; background: var(--card); border-radius: 16px; padding: 14px 16px 12px; box-shadow: 0 1px 3px rgba(15,23,42,0.08); }
 .results h2 { margin: 0 0 8px; font-size: 0.85rem; text-transform: uppercase; letter-spacing: 0.06em; color: var(--muted); }
 .predictions { list-style: none; margin: 0; padding: 0; }
+.unknown { margin: 4px 0 10px; font-size: 1.05rem; line-height: 1.4; }
 .prediction {
   display: grid; grid-template-columns: minmax(0, 1fr) auto; grid-template-areas: "label score" "bar bar";
   gap: 4px 10px; padding: 8px 0; border-bottom: 1px solid var(--line);

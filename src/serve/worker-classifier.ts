@@ -1,12 +1,12 @@
 // Classifies decoded images on a worker thread (see inference-worker.ts). A worker that dies is
 // replaced on the next call; the calls it was running fail (and their requests get a 500).
 import { Worker } from 'node:worker_threads';
-import type { Prediction } from '../classify/image-classifier.js';
+import type { Classified } from '../classify/image-classifier.js';
 import type { DecodedImage } from '../decode/decode.js';
 
 /** What the server needs from a classifier: in-process (ImageClassifier) or on a worker. */
 export interface ImagesClassifier {
-  classify(images: readonly DecodedImage[], top: number): Promise<Prediction[][]>;
+  classify(images: readonly DecodedImage[], top: number): Promise<Classified[]>;
   release(): Promise<void>;
 }
 
@@ -25,7 +25,7 @@ export interface WorkerRequest {
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; predictions: Prediction[][] }
+  | { type: 'result'; id: number; predictions: Classified[] }
   | { type: 'error'; id: number; message: string };
 
 const script = new URL('./inference-worker.js', import.meta.url);
@@ -34,7 +34,7 @@ export class WorkerClassifier implements ImagesClassifier {
   private worker: Worker | undefined;
   private starting: Promise<Worker> | undefined;
   private nextId = 1;
-  private pending = new Map<number, { resolve: (p: Prediction[][]) => void; reject: (e: Error) => void }>();
+  private pending = new Map<number, { resolve: (p: Classified[]) => void; reject: (e: Error) => void }>();
   private closed = false;
 
   private constructor(private readonly setup: WorkerSetup) {}
@@ -83,7 +83,7 @@ export class WorkerClassifier implements ImagesClassifier {
     return this.starting;
   }
 
-  async classify(images: readonly DecodedImage[], top: number): Promise<Prediction[][]> {
+  async classify(images: readonly DecodedImage[], top: number): Promise<Classified[]> {
     if (this.closed) throw new Error('the classifier is closed');
     const worker = await this.ensure();
     const id = this.nextId++;
