@@ -151,6 +151,7 @@ async function featurizeForEvaluation(bundle: Bundle, input: string, o: Record<s
 function printEvaluation(e: Evaluation, reportFile: string | undefined, rejects: number): void {
   const out: string[] = [];
   out.push(`evaluated ${e.rows} rows of ${e.labelsEvaluated} classes: ${e.bundle.dir} (${e.bundle.classifier}, ${e.bundle.classes} classes) on ${e.dataset}`);
+  out.push(`trained on ${e.bundle.trainedOn}${e.bundle.trainedOnVersion ? ` (dataset version ${e.bundle.trainedOnVersion})` : ''}${e.datasetVersion ? `; evaluated on dataset version ${e.datasetVersion}` : ''}`);
   if (rejects) out.push(`${rejects} images could not be read and were skipped (see the dataset's _rejects.csv)`);
   for (const x of e.excluded) out.push(`excluded: ${x.label} (${x.rows} rows): not a class of the bundle`);
   out.push(`top-1 ${pct(e.accuracy.top1)}   top-5 ${pct(e.accuracy.top5)}   log-loss ${e.accuracy.loss.toFixed(4)}   misclassified ${e.mistakes.length}`);
@@ -382,8 +383,8 @@ function registerServe(program: Command, log: () => Logger): void {
     .option('--keep-alive-timeout <ms>', `how long an idle keep-alive connection stays open (default ${SERVE_DEFAULTS.keepAliveTimeoutMs}; above the load balancer's idle timeout behind one)`)
     .option('--max-client-connections <n>', `open connections per client address, more are answered 429; 0: no bound; off with --trust-proxy (default ${SERVE_DEFAULTS.maxClientConnections})`)
     .option('--drain-timeout <ms>', `on SIGTERM, how long admitted requests may take to finish before connections are cut (default ${SERVE_DEFAULTS.drainTimeoutMs})`)
-    .option('--trust-proxy <hops|addresses>', 'proxies in front: a hop count (1 behind one load balancer) or their comma-separated addresses/CIDRs; the client address then comes from X-Forwarded-For (default none; or $FRUITS_TRUST_PROXY)')
-    .addHelpText('after', '\nExamples:\n  $ fruits serve out/bundle --port 8080\n  $ fruits serve out/bundle --host 0.0.0.0 --cors-origin https://app.example.com --rate-limit 120\n  $ fruits serve s3://bucket/models/current --host 0.0.0.0 --trust-proxy 1 --rate-limit 120 --keep-alive-timeout 65000')
+    .option('--trust-proxy <addresses>', "comma-separated addresses/CIDRs of the proxies in front (a load balancer's subnets, or loopback); from them the client address comes from X-Forwarded-For (default none; or $FRUITS_TRUST_PROXY)")
+    .addHelpText('after', '\nExamples:\n  $ fruits serve out/bundle --port 8080\n  $ fruits serve out/bundle --host 0.0.0.0 --cors-origin https://app.example.com --rate-limit 120\n  $ fruits serve s3://bucket/models/current --host 0.0.0.0 --trust-proxy 10.0.0.0/16 --rate-limit 120 --keep-alive-timeout 65000')
     .action(async (bundleDir: string, o: Record<string, unknown>) => {
       const opts = serveOptionsOf(o, process.env);
       const { readBundle } = await import('../classify/bundle.js');

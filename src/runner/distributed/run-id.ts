@@ -1,8 +1,7 @@
 // The run id of a distributed run, known before the job starts (job ids are made of it): the
 // --run-id flag, else the id of the previous run in the output (so that rerunning resumes and
 // re-attaches), else a new timestamped one — the same choice runJob makes.
-import { readJson } from '../../sink/dataset.js';
-import { RUN_MANIFEST } from '../../pipeline/run.js';
+import { RUN_MANIFEST, readJsonOrNothing, runManifestHeadSchema } from '../../sink/formats.js';
 import type { Store } from '../../storage/store.js';
 import { checkRunId } from './jobs.js';
 
@@ -13,8 +12,10 @@ export function newRunId(now = new Date()): string {
 export async function runIdFor(output: Store, flagValue: string | undefined, overwrite: boolean): Promise<string> {
   if (flagValue !== undefined) return checkRunId(flagValue);
   if (!overwrite) {
-    const previous = await readJson<{ runId?: unknown }>(output, RUN_MANIFEST).catch(() => undefined);
-    if (typeof previous?.runId === 'string') return checkRunId(previous.runId);
+    // A complete run updated with new photos is a new run of the queue (its tasks are other work);
+    // an interrupted one keeps its id, to re-attach to its jobs.
+    const previous = await readJsonOrNothing(output, RUN_MANIFEST, runManifestHeadSchema);
+    if (typeof previous?.runId === 'string' && previous.status !== 'complete') return checkRunId(previous.runId);
   }
   return newRunId();
 }
