@@ -72,14 +72,14 @@ Examples:
     let runner: Runner;
     let runId = o.runId as string | undefined;
     if (engine === 'distributed') {
-      const [{ DistributedRunner }, { runIdFor }, { redactRedisUrl }] = await Promise.all([
+      const [{ DistributedRunner }, { chooseRunId }, { redactRedisUrl }] = await Promise.all([
         import('../runner/distributed/coordinator.js'),
-        import('../runner/distributed/run-id.js'),
+        import('../pipeline/run-id.js'),
         import('../runner/distributed/redis-url.js'),
       ]);
       const redis = redisOptionsOf(o);
       // The runner needs the run id before the job starts: the one runJob would choose.
-      runId = await runIdFor(output, runId, Boolean(o.overwrite));
+      runId = await chooseRunId(output, runId, Boolean(o.overwrite));
       runner = new DistributedRunner({ redisUrl: redis.url, prefix: redis.prefix, runId, fresh: Boolean(o.overwrite), log: logger });
       if (o.workers !== undefined || o.threads !== undefined) logger.warn('--workers/--threads size the local engine; size distributed workers with `fruits worker --concurrency/--threads`');
       logger.info(`distributed run ${runId} on ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix})`);

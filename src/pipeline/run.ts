@@ -1,6 +1,7 @@
 // `fruits run`: featurize → statistics → fit → transform → report, in one command, with stage
 // outputs in subfolders. Every stage checks what an earlier run finished, so a rerun after a
 // crash redoes only what is missing.
+import { chooseRunId } from './run-id.js';
 import { featurizeJob, type FeaturizeJobOptions, type FeaturizeSummary } from './featurize.js';
 import { MODEL_FILE, fitJob, keptFit, statisticsJob, transformJob, type FitSummary, type StatsSummary, type TransformSummary } from './reduce.js';
 import { checkOutputLocation } from '../sink/dataset.js';
@@ -56,7 +57,7 @@ export async function runJob(opts: RunJobOptions): Promise<RunSummary> {
 async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
   const root = opts.output;
   const previous = await readJson(root, RUN_MANIFEST, runManifestHeadSchema);
-  const runId = opts.runId ?? previous?.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const runId = await chooseRunId(root, opts.runId, false); // after --overwrite there is no previous run
   const base = {
     format: RUN_FORMAT,
     formatVersion: 1,
