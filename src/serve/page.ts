@@ -59,7 +59,7 @@ export function renderPage(info: PageInfo): string {
     <p id="timing" class="timing"></p>
   </section>
 </main>
-<footer class="foot">Photos are classified on this server and not kept.</footer>
+<footer class="foot">Photos are classified on this server, or on this device in on-device mode, and not kept.</footer>
 </body>
 </html>
 `;
