@@ -13,6 +13,7 @@ import { registerReduce } from './reduce.js';
 import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
 import { registerDashboard } from './dashboard.js';
+import { registerDrift } from './drift.js';
 import { flag, parseFlag } from './options.js';
 import { z } from 'zod';
 
@@ -52,6 +53,7 @@ registerInspect(program);
 registerClassifyCommands(program, log);
 registerWorker(program, log);
 registerDashboard(program, log);
+registerDrift(program, log);
 
 function exitCodeOf(err: unknown): number {
   return err instanceof UserError ? err.exitCode : 1;
