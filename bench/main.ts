@@ -8,6 +8,7 @@ import { benchPca } from './pca.js';
 import { benchS3 } from './s3.js';
 import { benchDistributed } from './distributed.js';
 import { benchServe } from './serve.js';
+import { benchNovelty } from './novelty.js';
 import { repoRoot, table } from './util.js';
 
 type Section = () => Promise<Record<string, unknown>>;
@@ -26,6 +27,7 @@ const sections: Record<string, Section> = {
   s3: () => benchS3(),
   distributed: () => benchDistributed(),
   serve: () => benchServe(),
+  novelty: () => benchNovelty(),
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(sections);

@@ -112,6 +112,3 @@ export async function benchNovelty(opts: { folds?: number; log?: (m: string) => 
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(JSON.stringify(await benchNovelty(), null, 2));
-}

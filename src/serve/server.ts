@@ -292,6 +292,7 @@ export async function buildServer(bundle: Bundle, opts: BuildOptions): Promise<S
         }
         throw err;
       }
+      metrics.observeAnswer(result.value.predictions[0]?.score ?? 0, result.value.unknown);
       return reply.header('cache-control', 'no-store').send({
         predictions: result.value.predictions,
         // Bundles trained before novelty data existed answer without these two fields.
