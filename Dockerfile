@@ -4,7 +4,7 @@
 # No credentials go in: AWS access comes from the task role at run time, the Redis token from
 # Secrets Manager (see deploy/image/entrypoint.sh). The CDK app in deploy/ builds this at deploy.
 
-ARG NODE_VERSION=20
+ARG NODE_VERSION=24
 ARG DEBIAN_RELEASE=bookworm
 
 # Model: the ONNX Model Zoo's MobileNetV2-7, fetched once at build time and kept only if its
@@ -21,11 +21,11 @@ RUN curl --fail --silent --show-error --location --retry 3 --output "${MODEL_FIL
 # Build: all dependencies, compile TypeScript, then drop the dev dependencies.
 FROM node:${NODE_VERSION}-${DEBIAN_RELEASE} AS build
 WORKDIR /app
-# onnxruntime-node's install script would download CUDA binaries; the CPU ones ship in the package.
-ENV ONNXRUNTIME_NODE_INSTALL=skip
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 # --ignore-scripts: the package's own `prepare` would compile before the sources are copied (the
-# build runs below); sharp and msgpackr-extract load prebuilt binaries from optional packages.
+# build runs below); sharp and msgpackr-extract load prebuilt binaries from optional packages;
+# onnxruntime-node's script (a CUDA download) is denied in package.json's allowScripts anyway; and
+# the `node` devDependency stays unset up, so this image's own Node 24 runs the build.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src

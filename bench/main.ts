@@ -31,7 +31,11 @@ const sections: Record<string, Section> = {
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(sections);
-const results: Record<string, unknown> = { machine: { cores, memoryGiB: os.totalmem() / 2 ** 30, node: process.version }, startedAt: new Date().toISOString() };
+// npm names itself in the user agent it hands to scripts (`npm/11.19.1 node/v24.21.0 linux x64 …`).
+const npmVersion = /\bnpm\/(\S+)/.exec(process.env.npm_config_user_agent ?? '')?.[1] ?? 'not run through npm';
+const machine = { cores, memoryGiB: os.totalmem() / 2 ** 30, node: process.version, npm: npmVersion, cpu: os.cpus()[0]?.model ?? 'unknown' };
+console.log(`bench on node ${machine.node}, npm ${machine.npm}, ${cores} cores (${machine.cpu}), ${machine.memoryGiB.toFixed(0)} GiB`);
+const results: Record<string, unknown> = { machine, startedAt: new Date().toISOString() };
 for (const name of wanted) {
   const run = sections[name];
   if (!run) {

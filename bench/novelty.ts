@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { loadDataset, selectRows, type LabelledRows } from '../src/classify/dataset.js';
-import { multiplyABt } from '../src/classify/gemm.js';
+import { multiplyABt } from '../src/kernels/gemm.js';
 import { fitLogReg, logRegProbabilities } from '../src/classify/logreg.js';
 import { auroc, fitNovelty, NOVELTY_DEFAULTS, noveltyOf, topScoresOf, unitRows, type NoveltyModel } from '../src/classify/novelty.js';
 import { holdoutSplit } from '../src/classify/train.js';

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fitPca } from '../src/pca/fit.js';
 import { project } from '../src/pca/project.js';
-import { symmetricEigen } from '../src/pca/symmetricEigen.js';
+import { symmetricEigen } from '../src/pca/symmetric-eigen.js';
 import { accumulate, covariance, createStats, statsOfRows } from '../src/stats/index.js';
-import { FLOAT, f32, lazySession, op, outF32, tensorInfo } from '../src/stats/ortGraph.js';
+import { FLOAT, f32, lazySession, op, outF32, tensorInfo } from '../src/kernels/ort-graph.js';
 
 export interface BenchPcaOptions {
   rows?: number;

@@ -1,15 +1,17 @@
 // Shared fixtures of the recognition tests (classify*, serve*): features of the mini Test split
 // and of a Training subset, made with the real CLI. They live in one folder under the system's
-// temporary directory and are made by `fruits featurize` itself, so a second test file (or a
+// temporary directory (one per checkout) and are made by `fruits featurize` itself, so a second test file (or a
 // rerun) resumes the finished dataset in a second instead of featurizing again.
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { featurize, runCli, show } from './helpers/cli.js';
-import { miniTestDir, sharedDir } from './helpers/paths.js';
+import { createHash } from 'node:crypto';
+import { miniTestDir, repoRoot, sharedDir } from './helpers/paths.js';
 
 export const miniTrainingDir = path.join(sharedDir, 'data', 'fruits360-mini', 'Training');
-const ROOT = path.join(os.tmpdir(), 'fruits-classify-fixtures');
+// One folder per checkout: two checkouts testing at once must not finish each other's datasets.
+const ROOT = path.join(os.tmpdir(), `fruits-classify-fixtures-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 8)}`);
 
 /**
  * Every `k`-th image of the Training split (byte-wise listing order, as `fruits featurize`

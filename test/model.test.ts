@@ -11,7 +11,7 @@ import ort from 'onnxruntime-node';
 import { decodeImage } from '../src/decode/decode.js';
 import { Featurizer } from '../src/model/featurizer.js';
 import { buildPreprocessModel, FEATURE_OUTPUT, featurizerModel, IMAGE_INPUT, PREPROCESS_OUTPUT, withFeatureOutput } from '../src/model/graph-edit.js';
-import onnxProto from 'onnx-proto';
+import { decodeModel, encodeModel, setDefaultOpset } from '../src/onnx/proto.js';
 import { MOBILENET_V2_SHARED, MOBILENET_V2_ZOO, REGISTRY, registryEntry } from '../src/model/registry.js';
 import { defaultCacheDir, resolveModel } from '../src/model/resolve.js';
 import { channelAffine, parseModelSpec, type ModelSpec } from '../src/model/spec.js';
@@ -383,10 +383,9 @@ describe('withFeatureOutput', () => {
   });
 
   it('leaves a network older than opset 13 alone; the featurizer then runs two models, with the same features', async () => {
-    const { onnx } = onnxProto;
-    const old = onnx.ModelProto.decode(modelBytes);
-    old.opsetImport = [onnx.OperatorSetIdProto.create({ domain: '', version: 12 })]; // its operators read the same at 12
-    const oldBytes = onnx.ModelProto.encode(old).finish();
+    const old = decodeModel(modelBytes);
+    setDefaultOpset(old, 12); // its operators read the same at 12
+    const oldBytes = encodeModel(old);
     const unspliced = featurizerModel(oldBytes, MOBILENET_V2_SHARED);
     assert.equal(unspliced.spliced, false);
     assert.deepEqual(unspliced.bytes, withFeatureOutput(oldBytes, 'features'), 'the network with its feature output, nothing else');

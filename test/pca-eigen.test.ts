@@ -2,7 +2,7 @@
 // rank deficiency, sizes that cross the 64-column panels, and the sign convention.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { symmetricEigen } from '../src/pca/symmetricEigen.js';
+import { symmetricEigen } from '../src/pca/symmetric-eigen.js';
 import { assertClose, assertCloseUpToSign, seeded } from './fixtures/pca/fixtures.js';
 
 /** A random orthogonal d×d matrix (columns), from Gram–Schmidt on random vectors. */

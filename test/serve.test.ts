@@ -4,21 +4,20 @@
 // readiness and metrics work; a flood of bad uploads leaves the server healthy and its memory flat.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { crc32, deflateSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { readBundle, type Bundle } from '../src/classify/bundle.js';
+import type { Bundle } from '../src/classify/bundle.js';
 import { topClasses } from '../src/classify/classifier.js';
 import { loadDataset } from '../src/classify/dataset.js';
 import { scoreRows } from '../src/classify/inputs.js';
-import { buildServer, SERVE_DEFAULTS, type BuildOptions, type ServerHandle } from '../src/serve/server.js';
-import { WorkerClassifier } from '../src/serve/worker-classifier.js';
+import { buildServer, type BuildOptions, type ServerHandle } from '../src/serve/server.js';
 import { errorLines, runCli } from './helpers/cli.js';
-import { miniTestDir, sharedModelPath } from './helpers/paths.js';
-import { miniFeatures, trainBundle } from './classify-fixtures.js';
+import { miniTestDir } from './helpers/paths.js';
+import { serveFixture, type ServeFixture } from './helpers/serve-fixture.js';
+import { miniFeatures } from './classify-fixtures.js';
 
 interface ApiBody {
   predictions?: { label: string; score: number }[];
@@ -87,23 +86,13 @@ function pngClaiming(width: number, height: number): Buffer {
 describe('fruits serve API', () => {
   let dir: string;
   let bundle: Bundle;
-  let shared: WorkerClassifier;
   let main: ServerHandle;
   let base: string;
   const servers: ServerHandle[] = [];
   const photos: { file: string; key: string; bytes: Buffer }[] = [];
 
-  const options = (over: Partial<BuildOptions> = {}): BuildOptions => ({
-    ...SERVE_DEFAULTS,
-    port: 0,
-    threads: 2,
-    decodeSize: 'native',
-    maxBodyBytes: 256 * 1024,
-    defaultMetrics: false,
-    model: sharedModelPath,
-    classifier: shared,
-    ...over,
-  });
+  let fixture: ServeFixture;
+  const options = (over: Partial<BuildOptions> = {}): BuildOptions => fixture.options(over);
   async function start(over: Partial<BuildOptions> = {}, waitReady = true): Promise<string> {
     const s = await buildServer(bundle, options(over));
     servers.push(s);
@@ -112,11 +101,8 @@ describe('fruits serve API', () => {
   }
 
   before(async () => {
-    const data = await miniFeatures();
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fruits-serve-'));
-    await trainBundle(data.train, path.join(dir, 'bundle'), ['--holdout', '0']);
-    bundle = await readBundle(path.join(dir, 'bundle'));
-    shared = await WorkerClassifier.start({ bundle: bundle.dir, threads: 2, model: sharedModelPath });
+    fixture = await serveFixture('fruits-serve-');
+    ({ dir, bundle } = fixture);
     for (const key of ['Banana/15_100.jpg', 'Kiwi/34_100.jpg', 'Lemon/39_100.jpg', 'Pepper Red/r2_212_100.jpg']) {
       const file = path.join(miniTestDir, key);
       photos.push({ file, key, bytes: await fs.readFile(file) });
@@ -129,8 +115,7 @@ describe('fruits serve API', () => {
   });
   after(async () => {
     for (const s of servers) await s.close();
-    await shared?.release();
-    if (dir) await fs.rm(dir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   const classify = (body: BodyInit | Buffer, type = 'image/jpeg', query = '') => call(`${base}/v1/classify${query}`, { method: 'POST', headers: { 'content-type': type }, body });

@@ -1,13 +1,16 @@
-// A task that fails because of its data (here a NaN feature, a UserError) fails the run at once,
-// on both runners, since every attempt would fail the same way; a task that may succeed when run
-// again (here a part file not there yet, a storage error) gets all its attempts first.
+// A task that fails because of its data (here a NaN feature, a UserError) or of a damaged file of
+// ours (a corrupt statistics file, a PermanentError) fails the run at once, on both runners, since
+// every attempt would fail the same way; a task that may succeed when run again (here a part file
+// not there yet, a storage error) gets all its attempts first.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistributedRunner } from '../src/runner/distributed/coordinator.js';
 import { startWorker, type RunningWorker } from '../src/runner/distributed/worker.js';
 import { LocalRunner } from '../src/runner/local.js';
 import { TaskFailedError, type Runner } from '../src/runner/runner.js';
-import type { StatsTask } from '../src/tasks/statistics.js';
+import type { Task } from '../src/tasks/index.js';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { createLogger } from '../src/util/logger.js';
 import { tempDir } from './helpers/paths.js';
 import { startRedis, type RedisServer } from './helpers/redis.js';
@@ -15,7 +18,7 @@ import { statsTask, writeTinyPart } from './helpers/tiny-part.js';
 
 const ATTEMPTS = 3;
 
-async function failure(runner: Runner, task: StatsTask): Promise<TaskFailedError> {
+async function failure(runner: Runner, task: Task): Promise<TaskFailedError> {
   try {
     await runner.run([task]);
   } catch (err) {
@@ -32,6 +35,12 @@ function checkFailures(runner: () => Runner, root: () => string): void {
     assert.match(err.message, /failed after 1 attempt: non-finite feature value NaN in row 1 \(part-00000\.parquet row 1: Apple\/b\.jpg\) at feature 2$/);
   });
 
+  it('a corrupt statistics file fails the run after one attempt', async () => {
+    const err = await failure(runner(), { kind: 'merge-stats', store: path.join(root(), 'pca'), inputs: ['_stats/corrupt.bin'], file: '_stats/merged.bin' });
+    assert.equal(err.attempts, 1, err.message);
+    assert.match(err.message, /_stats\/corrupt\.bin/);
+  });
+
   it('a missing part file (storage) gets every attempt', async () => {
     const err = await failure(runner(), statsTask(root(), 'part-00009.parquet', 2));
     assert.equal(err.attempts, ATTEMPTS, err.message);
@@ -44,6 +53,8 @@ describe('task failures: no retries for errors of the data', () => {
   before(async () => {
     tmp = await tempDir('task-failures');
     await writeTinyPart(tmp.dir, { row: 1, feature: 2 }); // the second row: Apple/b.jpg
+    await fs.mkdir(path.join(tmp.dir, 'pca', '_stats'), { recursive: true });
+    await fs.writeFile(path.join(tmp.dir, 'pca', '_stats', 'corrupt.bin'), Buffer.alloc(4096, 7));
   });
   after(async () => {
     await tmp?.cleanup();

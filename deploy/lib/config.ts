@@ -81,8 +81,22 @@ const settings = z.object({
   serveMemory: z.coerce.number().int().default(2048),
   serveCount: int(1, 50).default(1),
   serveAllowedCidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR').default('0.0.0.0/0'),
-  /** ACM certificate for HTTPS on the load balancer; without it the listener is plain HTTP. */
+  /** ACM certificate for HTTPS on an internet-facing load balancer; without it the load balancer is internal. */
   certificateArn: optionalString.pipe(z.string().regex(/^arn:aws[a-z-]*:acm:/, 'an ACM certificate ARN').optional()),
+  /** true: an internet-facing load balancer speaking plain HTTP when there is no certificate (uploads readable on the way). */
+  servePublicPlainHttp: bool.default(false),
+  /** Classify requests per client address per minute (`fruits serve --rate-limit`, behind the load balancer); 0: off. */
+  serveRateLimit: int(0, 100000).default(120),
+  /** AWS WAF rate-based rule on the public load balancer: requests per client address per 5 minutes; unset: no WAF. */
+  serveWafRateLimit: int(10, 2_000_000_000).optional(),
+
+  telegram: bool.default(false),
+  /** Key under `models/` of the bundle `fruits telegram` loads. */
+  telegramBundle: z.string().regex(/^[A-Za-z0-9._\/-]+$/, 'a key under models/ (letters, digits, . _ / -)').default('current'),
+  /** Secrets Manager secret (created by the operator) holding the bot token from BotFather. */
+  telegramTokenSecret: z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name').default('fruits/telegram-bot-token'),
+  telegramCpu: z.coerce.number().int().default(512),
+  telegramMemory: z.coerce.number().int().default(2048),
 
   logRetentionDays: z.coerce
     .number()
@@ -101,6 +115,7 @@ export const configSchema = settings.superRefine((c, ctx) => {
     ['worker', c.workerCpu, c.workerMemory],
     ['coordinator', c.coordinatorCpu, c.coordinatorMemory],
     ['serve', c.serveCpu, c.serveMemory],
+    ['telegram', c.telegramCpu, c.telegramMemory],
   ];
   for (const [name, cpu, memory] of sizes) {
     const r = taskSize.safeParse({ cpu, memory });
@@ -108,6 +123,12 @@ export const configSchema = settings.superRefine((c, ctx) => {
   }
   if (c.budgetMonthlyUsd !== undefined && !c.budgetEmail) {
     ctx.addIssue({ code: 'custom', path: ['budgetEmail'], message: 'budgetMonthlyUsd needs budgetEmail, the address the alerts go to' });
+  }
+  if (c.servePublicPlainHttp && c.certificateArn) {
+    ctx.addIssue({ code: 'custom', path: ['servePublicPlainHttp'], message: 'with certificateArn the service is HTTPS already: drop servePublicPlainHttp' });
+  }
+  if (c.serveWafRateLimit !== undefined && !c.certificateArn && !c.servePublicPlainHttp) {
+    ctx.addIssue({ code: 'custom', path: ['serveWafRateLimit'], message: 'a WAF guards a public load balancer: the service is internal without certificateArn (or servePublicPlainHttp)' });
   }
   const zones = c.availabilityZones?.length ?? 2;
   if (c.natGateways > zones) {

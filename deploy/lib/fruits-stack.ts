@@ -14,6 +14,7 @@ import { Network } from './network.js';
 import { QueueRedis } from './queue-redis.js';
 import { QueueScaling } from './queue-scaling.js';
 import { RunDashboard } from './run-dashboard.js';
+import { TelegramService } from './telegram-service.js';
 import { WorkerService } from './worker-service.js';
 
 export interface FruitsStackProps extends StackProps {
@@ -34,6 +35,7 @@ export class FruitsStack extends Stack {
   readonly scaling: QueueScaling;
   readonly coordinator: CoordinatorTask;
   readonly classify?: ClassifyService;
+  readonly telegram?: TelegramService;
 
   constructor(scope: Construct, id: string, props: FruitsStackProps) {
     super(scope, id, { description: 'fruits: photos to MobileNetV2 features and PCA on ECS Fargate workers', ...props });
@@ -102,6 +104,22 @@ export class FruitsStack extends Stack {
         desiredCount: c.serveCount,
         allowedCidr: c.serveAllowedCidr,
         certificateArn: c.certificateArn,
+        publicPlainHttp: c.servePublicPlainHttp,
+        rateLimit: c.serveRateLimit,
+        wafRateLimit: c.serveWafRateLimit,
+        logRetentionDays: c.logRetentionDays,
+      });
+    }
+    if (c.telegram) {
+      this.telegram = new TelegramService(this, 'Telegram', {
+        cluster: this.cluster,
+        subnets: this.network.taskSubnets,
+        image,
+        data: this.data,
+        bundle: c.telegramBundle,
+        tokenSecretName: c.telegramTokenSecret,
+        cpu: c.telegramCpu,
+        memoryMiB: c.telegramMemory,
         logRetentionDays: c.logRetentionDays,
       });
     }
@@ -157,6 +175,7 @@ export class FruitsStack extends Stack {
     out('WorkerLogGroup', this.workers.logGroup.logGroupName, 'Worker logs');
     out('StartRunCommand', this.startRunCommand(), 'Set RUN_ID (and SPLIT, default Test), then run this to start a run');
     out('DashboardUrl', `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${dashboardName}`, 'CloudWatch dashboard');
+    if (this.telegram) out('TelegramLogGroup', this.telegram.logGroup.logGroupName, 'fruits telegram logs');
     if (this.classify) out('ServeUrl', this.classify.url, 'fruits serve (POST /v1/classify, GET /readyz)');
   }
 }

@@ -7,7 +7,7 @@ export const PREFIX = {
   images: 'images/',
   /** One folder per run: Parquet part files, `_SUCCESS`, manifest, PCA model, report. */
   results: 'results/',
-  /** Bundles promoted for `fruits serve`. */
+  /** Bundles promoted for `fruits serve` and `fruits telegram`. */
   models: 'models/',
   /** Scratch objects that may be left behind by an interrupted run; expired by a lifecycle rule. */
   tmp: 'tmp/',
@@ -17,10 +17,10 @@ export const PREFIX = {
 export const METRIC = {
   queueDepth: 'QueueDepth',
   activeJobs: 'ActiveJobs',
-  /** Derived in CloudWatch Logs from the workers' log lines (see worker-logs.ts). */
+  /** Derived in CloudWatch Logs from the workers' log lines (the metric filter in run-dashboard.ts). */
   imagesFeaturized: 'ImagesFeaturized',
 } as const;
 
-export const PORT = { serve: 8080, dashboard: 3000 } as const;
+export const PORT = { serve: 8080, dashboard: 3000, telegramMetrics: 9464 } as const;
 
-export const CONTAINER = { worker: 'worker', coordinator: 'coordinator', queueMetrics: 'queue-metrics', dashboard: 'dashboard', serve: 'serve' } as const;
+export const CONTAINER = { worker: 'worker', coordinator: 'coordinator', queueMetrics: 'queue-metrics', dashboard: 'dashboard', serve: 'serve', telegram: 'telegram' } as const;

@@ -32,7 +32,7 @@ describe('docs/deploy.md', () => {
   });
 
   it('uses outputs the stack has', () => {
-    const outputs = Object.keys(synth({ serve: 'true' }).json.Outputs!);
+    const outputs = Object.keys(synth({ serve: 'true', telegram: 'true' }).json.Outputs!);
     const used = new Set([...doc.matchAll(/\$\(out (\w+)\)/g)].map((m) => m[1]));
     assert.ok(used.size >= 5);
     for (const name of used) assert.ok(outputs.includes(name), `docs use output ${name}`);

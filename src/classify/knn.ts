@@ -1,7 +1,7 @@
 // k-nearest neighbours by cosine similarity: the training rows are kept unit-length, so one
 // product Q·Tᵀ gives every similarity. A class's score is its share of the similarity-weighted
 // votes of the k nearest rows (classes with no neighbour among them score 0).
-import { multiplyABt } from './gemm.js';
+import { multiplyABt } from '../kernels/gemm.js';
 
 export interface KnnModel {
   kind: 'knn';

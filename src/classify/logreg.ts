@@ -2,7 +2,7 @@
 //   minimise  (1/n) Σᵢ −log softmax(W·xᵢ + b)[yᵢ]  +  (λ/2)‖W‖²     (the bias is not penalised)
 // The objective is convex, so the fit is deterministic and does not depend on a seed; the two
 // products per evaluation (X·Wᵀ and Gᵀ·X) run in ONNX Runtime (see gemm.ts).
-import { multiplyABt, multiplyAtB } from './gemm.js';
+import { multiplyABt, multiplyAtB } from '../kernels/gemm.js';
 import { minimizeLbfgs, type StopReason } from './lbfgs.js';
 
 export interface LogRegModel {

@@ -2,15 +2,15 @@
 // classifier only means something on features from the very same network and weights.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { defaultCacheDir, resolveModel, type ResolvedModel } from '../model/resolve.js';
-import { registryEntry } from '../model/registry.js';
+import { locateModel, type ResolvedModel } from '../model/resolve.js';
+import { UserError } from '../util/errors.js';
 import { sha256File } from '../util/hash.js';
 import type { Bundle } from './bundle.js';
 import { BundleMismatchError } from './inputs.js';
 
 /**
- * `override` (--model) is an .onnx file; otherwise the bundle's model file is looked up in
- * FRUITS_MODEL_DIR and the cache, and a registry model may be downloaded (and verified).
+ * `override` (--model) is an .onnx file; otherwise the bundle's model is located by its spec and
+ * sha256 as everywhere else (FRUITS_MODEL_DIR, the cache, a verified download of a registry model).
  */
 export async function resolveBundleModel(bundle: Pick<Bundle, 'dir' | 'featurizer'>, override?: string, log?: (m: string) => void): Promise<ResolvedModel> {
   const { id, sha256, spec } = bundle.featurizer;
@@ -24,14 +24,10 @@ export async function resolveBundleModel(bundle: Pick<Bundle, 'dir' | 'featurize
     if (!existsSync(override)) throw new BundleMismatchError(`model ${override}: no such file`);
     return check(override, await sha256File(override));
   }
-  const dirs = [process.env.FRUITS_MODEL_DIR, path.join(defaultCacheDir(), 'models')].filter((d): d is string => !!d);
-  for (const dir of dirs) {
-    const file = path.join(dir, spec.file);
-    if (existsSync(file)) return check(file, await sha256File(file));
+  try {
+    return await locateModel({ spec, sha256 }, { log });
+  } catch (err) {
+    if (err instanceof UserError) throw new BundleMismatchError(`the bundle's featurizer: ${err.message} (or pass --model <file.onnx>)`);
+    throw err;
   }
-  if (registryEntry(sha256)) {
-    const resolved = await resolveModel({ model: id, log });
-    return check(resolved.path, resolved.sha256);
-  }
-  throw new BundleMismatchError(`no model file ${spec.file} for the bundle's featurizer ${id}: looked in ${dirs.join(', ')} (set FRUITS_MODEL_DIR or pass --model <file.onnx>)`);
 }

@@ -26,7 +26,7 @@
 import { z } from 'zod';
 import { statsOfRows } from '../stats/index.js';
 import { fitPca } from '../pca/index.js';
-import { multiplyABt } from './gemm.js';
+import { multiplyABt } from '../kernels/gemm.js';
 
 export const NOVELTY_VERSION = 1;
 export const NOVELTY_DEFAULTS = {

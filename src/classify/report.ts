@@ -7,20 +7,13 @@ import { formatCount, formatPercent, formatSeconds } from '../report/format.js';
 import { REPORT_CSS } from '../report/style.js';
 import type { Evaluation, Mistake } from './evaluate.js';
 import { CollectingLogger } from '../report/charts.js';
+import { CHART_COLORS, CHART_CONFIG } from '../report/chart-theme.js';
 import { chartScripts, pageHead } from '../report/html.js';
 import { SOFTWARE } from '../version.js';
 
 export const MAX_PAIRS = 25;
 
-const ACCENT = '#2563eb';
-const WRONG = '#dc2626';
-export const CHART_CONFIG = {
-  font: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
-  background: 'transparent',
-  view: { stroke: null },
-  axis: { labelColor: '#475569', titleColor: '#334155', titleFontWeight: 600, titleFontSize: 12, labelFontSize: 11, gridColor: '#e2e8f0', domainColor: '#94a3b8', tickColor: '#94a3b8' },
-  legend: { labelColor: '#334155', titleColor: '#334155', labelFontSize: 11, titleFontSize: 12 },
-} as const;
+const { accent: ACCENT, mark: WRONG } = CHART_COLORS;
 
 const EXTRA_CSS = `
 .mistakes { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 12px; list-style: none; margin: 0; padding: 0; }

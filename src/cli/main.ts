@@ -14,11 +14,9 @@ import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
 import { registerDashboard } from './dashboard.js';
 import { registerDrift } from './drift.js';
-import { flag, parseFlag } from './options.js';
+import { registerTelegram } from './telegram.js';
+import { flag, parseFlag, UsageError } from './options.js';
 import { z } from 'zod';
-
-// The SDK's notice about Node versions is noise on every command; the project supports Node 20.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 let logger: Logger | undefined;
 const log = () => (logger ??= createLogger());
@@ -26,7 +24,6 @@ const log = () => (logger ??= createLogger());
 const program = new Command('fruits')
   .description('Fruit photos → MobileNetV2 features → standardisation + PCA, on one machine or a BullMQ cluster.')
   .version(SOFTWARE.version)
-  .showHelpAfterError('(run with --help for usage)')
   .option('--s3-force-path-style', 'path-style S3 addressing, for MinIO, Ceph RGW, s3rver (env FRUITS_S3_FORCE_PATH_STYLE)')
   .option('--s3-checksums <mode>', 'when_supported (default) or when_required, for stores that reject CRC trailers (env FRUITS_S3_CHECKSUMS)')
   .option('--s3-max-attempts <n>', 'attempts per S3 request, with jittered backoff (env FRUITS_S3_MAX_ATTEMPTS)')
@@ -51,6 +48,7 @@ registerFeaturize(program, log);
 registerReduce(program, log);
 registerInspect(program);
 registerClassifyCommands(program, log);
+registerTelegram(program, log);
 registerWorker(program, log);
 registerDashboard(program, log);
 registerDrift(program, log);
@@ -59,12 +57,36 @@ function exitCodeOf(err: unknown): number {
   return err instanceof UserError ? err.exitCode : 1;
 }
 
+/** Usage errors get one line in the house style, naming the help of the command that refused them. */
+const usageHint = new Map<string, string>();
+function routeUsageErrors(cmd: Command, path: string): void {
+  cmd.configureOutput({ outputError: () => undefined }); // printed below, once, as `fruits: error:`
+  for (const sub of cmd.commands) routeUsageErrors(sub, `${path} ${sub.name()}`);
+  cmd.hook('preSubcommand', (_parent, sub) => {
+    lastCommand = `${path} ${sub.name()}`;
+  });
+  usageHint.set(path, `run '${path} --help' for usage`);
+}
+let lastCommand = 'fruits';
+routeUsageErrors(program, 'fruits');
+
+const NOT_ERRORS = new Set(['commander.helpDisplayed', 'commander.version']);
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    // commander printed its own message (or help/version); keep its exit code.
-    process.exitCode = err.exitCode;
+    if (NOT_ERRORS.has(err.code)) {
+      process.exitCode = err.exitCode;
+    } else {
+      // Unknown option or command, missing or excess argument…: a usage error, exit 2.
+      const message = err.code === 'commander.help' ? 'no command given' : err.message.replace(/^error:\s*/, '').replace(/\s*\n\s*/g, ' ');
+      process.stderr.write(`fruits: error: ${message} (${usageHint.get(lastCommand)})\n`);
+      process.exitCode = 2;
+    }
+  } else if (err instanceof UsageError) {
+    process.stderr.write(`fruits: error: ${err.message} (${usageHint.get(lastCommand)})\n`);
+    process.exitCode = 2;
   } else if (err instanceof UserError || err instanceof StorageError || err instanceof TaskFailedError) {
     process.stderr.write(`fruits: error: ${err.message}\n`);
     process.exitCode = exitCodeOf(err);

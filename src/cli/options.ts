@@ -2,6 +2,7 @@
 // clear line naming the flag.
 import os from 'node:os';
 import { z } from 'zod';
+import { DEVICES } from '../model/device.js';
 import { UserError } from '../util/errors.js';
 
 export class UsageError extends UserError {
@@ -18,7 +19,7 @@ export const flag = {
   nonNegativeInt: intFlag(0),
   workers: intFlag(1, 256),
   ratio: z.string().trim().regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'a number from 0 to 1').transform(Number),
-  device: z.enum(['cpu', 'cuda']),
+  device: z.enum(DEVICES),
 };
 
 /** Parses one flag value; `name` is the flag as the user typed it, for the message. */

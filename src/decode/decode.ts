@@ -58,6 +58,9 @@ function reasonOf(err: unknown, bytes: Buffer): string {
   const raw = (err as Error)?.message ?? String(err);
   if (/unsupported image format/i.test(raw)) return 'not an image (unsupported format)';
   if (/pixel limit/i.test(raw)) return 'over the pixel limit';
+  // A real image in a codec this build has no decoder for (HEIC photos are HEVC): unsupported, not corrupt.
+  const codec = /compression format has not been built in: (\w+)/i.exec(raw);
+  if (codec) return `unsupported format: ${codec[1]}-coded images (such as HEIC photos) cannot be decoded here`;
   // libvips keeps errors and warnings process-wide: with images decoded concurrently the text may
   // belong to another image, or be gone (leaving sharp's generic failOn line). So truncation is
   // read from the file itself, and the text is only the detail.

@@ -2,7 +2,8 @@
 // a PC1/PC2 overlay, per-class shift and per-component shift — one self-contained page built with
 // the evaluation report's pieces (styles, figures, cards, compiled Vega specs inlined, no fetch).
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { CHART_CONFIG, card, figure } from '../classify/report.js';
+import { card, figure } from '../classify/report.js';
+import { CHART_CONFIG } from '../report/chart-theme.js';
 import { CollectingLogger } from '../report/charts.js';
 import { escapeHtml } from '../report/escape.js';
 import { formatCount, formatPercent } from '../report/format.js';

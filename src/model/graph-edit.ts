@@ -2,15 +2,9 @@
 // - keep only the feature tensor as the graph's output (exposing it if it is internal), and
 // - the preprocessing (uint8 HWC image → resized, normalised model input), spliced in front of
 //   the network when its opset allows (13+), else as its own tiny model run just before it.
-import onnxProto from 'onnx-proto';
+import { buildModel, decodeModel, defaultOpset, encodeModel, FLOAT, floatInitializer, int64Initializer, op, tensorInfo, UINT8, type Attr, type ModelProto } from '../onnx/proto.js';
 import type { ModelSpec } from './spec.js';
 import { channelAffine } from './spec.js';
-
-const { onnx } = onnxProto;
-type TensorProto = InstanceType<typeof onnx.TensorProto>;
-type ModelProto = InstanceType<typeof onnx.ModelProto>;
-const DT = onnx.TensorProto.DataType;
-const AT = onnx.AttributeProto.AttributeType;
 
 export const FEATURE_OUTPUT = 'fruits_features';
 export const IMAGE_INPUT = 'image';
@@ -20,9 +14,9 @@ const PREPROCESS_OPSET = 13;
 
 /** Returns the model with one output, FEATURE_OUTPUT = Flatten(feature tensor) of shape [N, dim]. */
 export function withFeatureOutput(modelBytes: Uint8Array, tensor: string): Uint8Array {
-  const model = onnx.ModelProto.decode(modelBytes);
+  const model = decodeModel(modelBytes);
   exposeFeature(model, tensor);
-  return onnx.ModelProto.encode(model).finish();
+  return encodeModel(model);
 }
 
 /**
@@ -31,48 +25,28 @@ export function withFeatureOutput(modelBytes: Uint8Array, tensor: string): Uint8
  * ~50 ms of a worker's start-up for MobileNetV2).
  */
 export function featurizerModel(modelBytes: Uint8Array, spec: ModelSpec): { bytes: Uint8Array; spliced: boolean } {
-  const model = onnx.ModelProto.decode(modelBytes);
+  const model = decodeModel(modelBytes);
   exposeFeature(model, spec.feature.tensor);
   const spliced = splicePreprocessing(model, spec);
-  return { bytes: onnx.ModelProto.encode(model).finish(), spliced };
+  return { bytes: encodeModel(model), spliced };
 }
 
 function exposeFeature(model: ModelProto, tensor: string): void {
   const graph = model.graph;
   if (!graph) throw new Error('model has no graph');
-  graph.node = graph.node ?? [];
-  const produced = new Set<string>(graph.node.flatMap((n) => n.output ?? []));
-  for (const i of graph.input ?? []) produced.add(i.name ?? '');
+  const produced = new Set<string>(graph.node.flatMap((n) => n.output));
+  for (const i of graph.input) produced.add(i.name);
   if (!produced.has(tensor)) {
-    const outs = (graph.output ?? []).map((o) => o.name).join(', ');
+    const outs = graph.output.map((o) => o.name).join(', ');
     throw new Error(`feature tensor '${tensor}' is not in the graph (graph outputs: ${outs})`);
   }
   // Flatten(axis=1) turns [N, C, 1, 1] pools into [N, C] and leaves [N, C] as it is.
-  graph.node.push(
-    onnx.NodeProto.create({
-      opType: 'Flatten',
-      name: 'fruits_flatten_features',
-      input: [tensor],
-      output: [FEATURE_OUTPUT],
-      attribute: [onnx.AttributeProto.create({ name: 'axis', type: AT.INT, i: 1 })],
-    }),
-  );
-  graph.output = [
-    onnx.ValueInfoProto.create({
-      name: FEATURE_OUTPUT,
-      type: { tensorType: { elemType: DT.FLOAT, shape: { dim: [{ dimParam: 'N' }, { dimParam: 'D' }] } } },
-    }),
-  ];
+  graph.node.push(op('Flatten', [tensor], [FEATURE_OUTPUT], { axis: { int: 1 } }, 'fruits_flatten_features'));
+  graph.output = [tensorInfo(FEATURE_OUTPUT, FLOAT, ['N', 'D'])];
 }
 
-function int64s(name: string, values: number[]): TensorProto {
-  return onnx.TensorProto.create({ name, dims: [values.length], dataType: DT.INT64, int64Data: values });
-}
-function floats(name: string, values: number[], dims: number[]): TensorProto {
-  return onnx.TensorProto.create({ name, dims, dataType: DT.FLOAT, floatData: values });
-}
-function node(opType: string, input: string[], output: string[], attrs: InstanceType<typeof onnx.AttributeProto>[] = []) {
-  return onnx.NodeProto.create({ opType, name: `pp_${output[0]}`, input, output, attribute: attrs });
+function node(opType: string, input: string[], output: string[], attrs: Record<string, Attr> = {}) {
+  return op(opType, input, output, attrs, `pp_${output[0]}`);
 }
 
 /** The preprocessing nodes: IMAGE_INPUT → `output`, their intermediate names prefixed (no clash with a network's). */
@@ -84,29 +58,23 @@ function preprocessNodes(spec: ModelSpec, output: string) {
   const n = (name: string) => `fruits_pp_${name}`;
   const resizeInput = nchw ? n('t') : n('f');
   const nodes = [
-    node('Cast', [IMAGE_INPUT], [n('f')], [onnx.AttributeProto.create({ name: 'to', type: AT.INT, i: DT.FLOAT })]),
-    ...(nchw ? [node('Transpose', [n('f')], [n('t')], [onnx.AttributeProto.create({ name: 'perm', type: AT.INTS, ints: [0, 3, 1, 2] })])] : []),
+    node('Cast', [IMAGE_INPUT], [n('f')], { to: { int: FLOAT } }),
+    ...(nchw ? [node('Transpose', [n('f')], [n('t')], { perm: { ints: [0, 3, 1, 2] } })] : []),
     node('Shape', [resizeInput], [n('shape')]),
     node('Slice', [n('shape'), n('zero'), n('one')], [n('batch')]),
-    node('Concat', [n('batch'), n('tail')], [n('sizes')], [onnx.AttributeProto.create({ name: 'axis', type: AT.INT, i: 0 })]),
-    node('Resize', [resizeInput, '', '', n('sizes')], [n('resized')], [
-      onnx.AttributeProto.create({ name: 'mode', type: AT.STRING, s: Buffer.from('linear') }),
-      onnx.AttributeProto.create({ name: 'coordinate_transformation_mode', type: AT.STRING, s: Buffer.from('half_pixel') }),
-    ]),
+    node('Concat', [n('batch'), n('tail')], [n('sizes')], { axis: { int: 0 } }),
+    node('Resize', [resizeInput, '', '', n('sizes')], [n('resized')], { mode: { string: 'linear' }, coordinate_transformation_mode: { string: 'half_pixel' } }),
     node('Mul', [n('resized'), n('scale')], [n('scaled')]),
     node('Add', [n('scaled'), n('offset')], [output]),
   ];
   const initializer = [
-    int64s(n('zero'), [0]),
-    int64s(n('one'), [1]),
-    int64s(n('tail'), nchw ? [3, height, width] : [height, width, 3]),
-    floats(n('scale'), scale, chanShape),
-    floats(n('offset'), offset, chanShape),
+    int64Initializer(n('zero'), [0]),
+    int64Initializer(n('one'), [1]),
+    int64Initializer(n('tail'), nchw ? [3, height, width] : [height, width, 3]),
+    floatInitializer(n('scale'), scale, chanShape),
+    floatInitializer(n('offset'), offset, chanShape),
   ];
-  const input = onnx.ValueInfoProto.create({
-    name: IMAGE_INPUT,
-    type: { tensorType: { elemType: DT.UINT8, shape: { dim: [{ dimParam: 'N' }, { dimParam: 'H' }, { dimParam: 'W' }, { dimValue: 3 }] } } },
-  });
+  const input = tensorInfo(IMAGE_INPUT, UINT8, ['N', 'H', 'W', 3]);
   return { nodes, initializer, input, outputDims: nchw ? [3, height, width] : [height, width, 3] };
 }
 
@@ -117,25 +85,10 @@ function preprocessNodes(spec: ModelSpec, output: string) {
  */
 export function buildPreprocessModel(spec: ModelSpec): Uint8Array {
   const pp = preprocessNodes(spec, PREPROCESS_OUTPUT);
-  const graph = onnx.GraphProto.create({
-    name: 'fruits_preprocess',
-    node: pp.nodes,
-    initializer: pp.initializer,
-    input: [pp.input],
-    output: [
-      onnx.ValueInfoProto.create({
-        name: PREPROCESS_OUTPUT,
-        type: { tensorType: { elemType: DT.FLOAT, shape: { dim: [{ dimParam: 'N' }, ...pp.outputDims.map((d) => ({ dimValue: d }))] } } },
-      }),
-    ],
-  });
-  const model = onnx.ModelProto.create({
-    irVersion: 7,
-    producerName: 'fruits',
-    opsetImport: [{ domain: '', version: PREPROCESS_OPSET }],
-    graph,
-  });
-  return onnx.ModelProto.encode(model).finish();
+  return buildModel(
+    { nodes: pp.nodes, initializers: pp.initializer, inputs: [pp.input], outputs: [tensorInfo(PREPROCESS_OUTPUT, FLOAT, ['N', ...pp.outputDims])] },
+    { name: 'fruits_preprocess', irVersion: 7, opset: PREPROCESS_OPSET },
+  );
 }
 
 /**
@@ -147,16 +100,15 @@ export function buildPreprocessModel(spec: ModelSpec): Uint8Array {
  */
 function splicePreprocessing(model: ModelProto, spec: ModelSpec): boolean {
   const graph = model.graph;
-  const opset = (model.opsetImport ?? []).find((o) => !o.domain);
-  if (!graph || !opset || Number(opset.version) < PREPROCESS_OPSET) return false;
-  const inputs = graph.input ?? [];
+  if (!graph || defaultOpset(model) < PREPROCESS_OPSET) return false;
+  const inputs = graph.input;
   if (!inputs.some((i) => i.name === spec.input.name)) return false;
   const pp = preprocessNodes(spec, spec.input.name);
-  const names = new Set<string>([...(graph.node ?? []).flatMap((x) => [...(x.input ?? []), ...(x.output ?? [])]), ...(graph.initializer ?? []).map((t) => t.name ?? '')]);
-  const added = [IMAGE_INPUT, ...pp.nodes.flatMap((x) => x.output ?? []).filter((o) => o !== spec.input.name), ...pp.initializer.map((t) => t.name ?? '')];
+  const names = new Set<string>([...graph.node.flatMap((x) => [...x.input, ...x.output]), ...graph.initializer.map((t) => t.name)]);
+  const added = [IMAGE_INPUT, ...pp.nodes.flatMap((x) => x.output).filter((o) => o !== spec.input.name), ...pp.initializer.map((t) => t.name)];
   if (added.some((name) => names.has(name))) return false;
-  graph.node = [...pp.nodes, ...(graph.node ?? [])];
-  graph.initializer = [...(graph.initializer ?? []), ...pp.initializer];
+  graph.node = [...pp.nodes, ...graph.node];
+  graph.initializer = [...graph.initializer, ...pp.initializer];
   graph.input = [pp.input, ...inputs.filter((i) => i.name !== spec.input.name)];
   return true;
 }

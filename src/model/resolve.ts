@@ -15,6 +15,14 @@ export interface ResolvedModel {
   sha256: string;
 }
 
+/** How a run or a bundle names its model: by spec and checksum, so any machine can find and verify it. */
+export interface ModelRef {
+  spec: ModelSpec;
+  sha256: string;
+  /** Where the model was found when the run started or the bundle was trained; elsewhere, a hint only. */
+  path?: string;
+}
+
 export interface ResolveOptions {
   /** A path to an .onnx file, or a registry id. */
   model?: string;
@@ -140,5 +148,32 @@ export async function resolveModel(opts: ResolveOptions = {}): Promise<ResolvedM
   }
   throw new UserError(
     `no model file found for ${candidates.map((c) => c.id).join(' or ')}: looked in ${searchDirs(opts).join(', ')} (set FRUITS_MODEL_DIR or pass --model <file.onnx>)`,
+  );
+}
+
+/**
+ * The one lookup of a model named by reference (a distributed worker, a bundle, a serving
+ * process): the file at `ref.path`, then `<FRUITS_MODEL_DIR or the cache>/<spec.file>` (and the
+ * path's own file name there), the first whose sha256 is the reference's; a registry model is
+ * downloaded and verified if it is nowhere. Which path the coordinator saw does not matter.
+ */
+export async function locateModel(ref: ModelRef, opts: Omit<ResolveOptions, 'model' | 'specFile'> = {}): Promise<ResolvedModel> {
+  const names = [...new Set([ref.spec.file, ...(ref.path ? [path.basename(ref.path)] : [])])];
+  const candidates = [...new Set([...(ref.path ? [path.resolve(ref.path)] : []), ...searchDirs(opts).flatMap((d) => names.map((n) => path.join(d, n)))])];
+  const others: string[] = [];
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    const sha = await sha256File(file);
+    if (sha === ref.sha256) return { spec: ref.spec, path: file, sha256: sha };
+    others.push(`${file} (sha256 ${sha.slice(0, 12)}…)`);
+  }
+  const known = registryEntry(ref.sha256);
+  if (known?.url && opts.download !== false) {
+    const file = await downloadModel(known, opts.cacheDir ?? defaultCacheDir(), opts.log);
+    return { spec: ref.spec, path: file, sha256: ref.sha256 };
+  }
+  const differs = others.length ? `; other files there: ${others.join(', ')}` : '';
+  throw new UserError(
+    `model ${ref.spec.id} (sha256 ${ref.sha256.slice(0, 12)}…): no file with that checksum among ${candidates.join(', ')}${differs} (put ${ref.spec.file} in FRUITS_MODEL_DIR)`,
   );
 }

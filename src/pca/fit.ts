@@ -1,10 +1,10 @@
 // PCA fit from merged feature statistics: scale, covariance (n − 1, as scikit-learn's PCA), all
 // eigenvalues, top-k eigenvectors. No pass over the rows: the statistics already hold everything.
-import { covariance, type FeatureStats } from '../stats/featureStats.js';
+import { covariance, type FeatureStats } from '../stats/feature-stats.js';
 import { featurizerSchema, PCA_MODEL_FORMAT, PCA_MODEL_VERSION, type FeaturizerId, type PcaModel } from './model.js';
 import { SCALE_MODES, scalingFor, type ScaleMode } from './scaling.js';
-import { numericalRank, selectComponents, type ComponentSelection } from './selectComponents.js';
-import { symmetricEigen } from './symmetricEigen.js';
+import { numericalRank, selectComponents, type ComponentSelection } from './select-components.js';
+import { symmetricEigen } from './symmetric-eigen.js';
 
 export interface FitOptions {
   scale: ScaleMode;

@@ -13,5 +13,5 @@ export {
 } from './model.js';
 export { project } from './project.js';
 export { SCALE_MODES, scalingFor, type ScaleMode } from './scaling.js';
-export { selectComponents, numericalRank, type ComponentSelection } from './selectComponents.js';
-export { symmetricEigen, type SymmetricEigen } from './symmetricEigen.js';
+export { selectComponents, numericalRank, type ComponentSelection } from './select-components.js';
+export { symmetricEigen, type SymmetricEigen } from './symmetric-eigen.js';

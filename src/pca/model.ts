@@ -5,7 +5,7 @@
 // Python's json.load; doubles survive the round trip exactly (shortest round-trip formatting).
 import { z } from 'zod';
 import { UserError } from '../util/errors.js';
-import { describeSelection, type ComponentSelection } from './selectComponents.js';
+import { describeSelection, type ComponentSelection } from './select-components.js';
 import { SCALE_MODES, type ScaleMode } from './scaling.js';
 
 export const PCA_MODEL_FORMAT = 'fruits-pca';
@@ -70,7 +70,7 @@ const modelSchema = z.object({
   featurizer: featurizerSchema,
   dim: z.number().int().positive(),
   k: z.number().int().positive(),
-  scale: z.enum(SCALE_MODES as [ScaleMode, ...ScaleMode[]]),
+  scale: z.enum(SCALE_MODES),
   selection: z.union([z.object({ k: z.number().int().positive() }), z.object({ variance: z.number().gt(0).lte(1) })]),
   rowsFitted: z.number().int().min(2),
   mean: vector,

@@ -2,7 +2,7 @@
 // computed in float64 by an ONNX Runtime graph (one GEMM per call, ~100× a JS triple loop for
 // 1000 × 1280 × 200) and returned as float32.
 import { NonFiniteFeatureError, type RowNamer } from '../stats/accumulate.js';
-import { DOUBLE, FLOAT, f32, f64, lazySession, op, tensorInfo } from '../stats/ortGraph.js';
+import { DOUBLE, FLOAT, f32, f64, lazySession, op, tensorInfo } from '../kernels/ort-graph.js';
 import type { PcaModel } from './model.js';
 
 const projectSession = lazySession(() => ({

@@ -11,10 +11,11 @@
 //
 // A constant feature (min = max over the fitted rows, an exact test) gets scale 1 in every mode,
 // as scikit-learn does: it then stays exactly 0 after centring instead of dividing by zero.
-import type { FeatureStats } from '../stats/featureStats.js';
+import type { FeatureStats } from '../stats/feature-stats.js';
 
-export type ScaleMode = 'none' | 'standard' | 'minmax';
-export const SCALE_MODES: readonly ScaleMode[] = ['none', 'standard', 'minmax'];
+/** How features are scaled before PCA: Spark's StandardScaler, MinMaxScaler, or centring only. */
+export const SCALE_MODES = ['none', 'standard', 'minmax'] as const;
+export type ScaleMode = (typeof SCALE_MODES)[number];
 
 export interface Scaling {
   factors: Float64Array;

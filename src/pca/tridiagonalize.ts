@@ -7,7 +7,7 @@
 // panel updates (GEMM, the other half) run in ONNX Runtime's float64 MLAS kernels, and JS keeps
 // only the O(d²·NB) bookkeeping. Q is kept as per-panel compact-WY factors (V, T) so that
 // eigenvectors can be back-transformed with GEMMs as well.
-import { panelStep, trailingUpdate } from './denseKernels.js';
+import { panelStep, trailingUpdate } from '../kernels/dense.js';
 
 const NB = 64;
 

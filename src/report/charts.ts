@@ -4,6 +4,7 @@
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { formatPercent } from './format.js';
 import { varianceKept, type RunReport } from './types.js';
+import { CHART_COLORS, CHART_CONFIG } from './chart-theme.js';
 
 export type ChartId = 'scree' | 'cumulative' | 'scatter';
 
@@ -13,27 +14,8 @@ export type ChartSpecs = Record<ChartId, object>;
 /** Above this many labels a colour legend is unreadable; the tooltip and picker name points. */
 export const MAX_LEGEND_LABELS = 20;
 
-const ACCENT = '#2563eb';
-const MUTED = '#94a3b8';
-const MARK = '#dc2626';
-const TARGET = '#059669';
-
-const CONFIG = {
-  font: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
-  background: 'transparent',
-  view: { stroke: null },
-  axis: {
-    labelColor: '#475569',
-    titleColor: '#334155',
-    titleFontWeight: 600,
-    titleFontSize: 12,
-    labelFontSize: 11,
-    gridColor: '#e2e8f0',
-    domainColor: '#94a3b8',
-    tickColor: '#94a3b8',
-  },
-  legend: { labelColor: '#334155', titleColor: '#334155', labelFontSize: 11, titleFontSize: 12 },
-} as const;
+const { accent: ACCENT, muted: MUTED, mark: MARK, target: TARGET } = CHART_COLORS;
+const CONFIG = CHART_CONFIG;
 
 export interface CompiledCharts {
   specs: ChartSpecs;

@@ -3,6 +3,7 @@
 // the TypeScript type is inferred from the schema: one definition, no drift.
 import { z } from 'zod';
 import { UserError } from '../util/errors.js';
+import { SCALE_MODES } from '../pca/scaling.js';
 
 /** Bounds that keep report.html small and fast to open whatever the size of the dataset. */
 export const REPORT_LIMITS = {
@@ -15,9 +16,6 @@ export const REPORT_LIMITS = {
 export const REPORT_STAGES = ['featurize', 'statistics', 'fit', 'transform'] as const;
 export type ReportStage = (typeof REPORT_STAGES)[number];
 
-/** How features were scaled before PCA (Spark's StandardScaler / MinMaxScaler, or none). */
-export const SCALE_MODES = ['standard', 'minmax', 'none'] as const;
-export type ScaleMode = (typeof SCALE_MODES)[number];
 
 const count = z.int().nonnegative();
 const seconds = z.number().nonnegative();

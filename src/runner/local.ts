@@ -4,7 +4,6 @@
 // session from one stage to the next.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Device } from '../model/featurizer.js';
 import { describeTask } from '../tasks/describe.js';
@@ -18,11 +17,6 @@ export interface LocalRunnerOptions {
   device?: Device;
   /** Attempts per task before the run fails. */
   attempts?: number;
-}
-
-/** Workers and threads sized together for the cores there are. */
-export function defaultPool(cores = os.availableParallelism()): { workers: number; threadsPerWorker: number } {
-  return { workers: Math.max(1, cores), threadsPerWorker: 1 };
 }
 
 /**

@@ -2,7 +2,6 @@
 // The embedded local runner (worker processes) and the distributed runner (BullMQ) both
 // implement it, and the pipelines never know which one they have.
 import type { Task, TaskResult } from '../tasks/index.js';
-import { UserError } from '../util/errors.js';
 
 export interface RunHandlers {
   /** Finished items (images or rows) inside tasks, for the progress display. */
@@ -27,11 +26,4 @@ export class TaskFailedError extends Error {
   }
 }
 
-/**
- * Whether running a task again could succeed. A UserError is about the data or the options (a
- * NaN feature, a PCA model of another featurizer): every attempt would fail the same way, so the
- * run fails at once instead of after its retries and their backoff.
- */
-export function isRetryable(err: unknown): boolean {
-  return !(err instanceof UserError);
-}
+export { isRetryable } from '../util/errors.js';

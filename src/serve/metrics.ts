@@ -1,15 +1,20 @@
 // Prometheus metrics of the server (one registry per server, so several can live in a process):
 // requests by route and status, latency, requests in flight, and the batcher's behaviour.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { serverWide } from './context.js';
 
-export interface ServerMetrics {
+/** The inference batcher's behaviour: shared by `fruits serve` and `fruits telegram`. */
+export interface InferenceMetrics {
+  queueDepth: Gauge;
+  batchSize: Histogram;
+  inferSeconds: Histogram;
+}
+
+export interface ServerMetrics extends InferenceMetrics {
   registry: Registry;
   requests: Counter<'method' | 'route' | 'status'>;
   duration: Histogram<'route'>;
   inFlight: Gauge;
-  queueDepth: Gauge;
-  batchSize: Histogram;
-  inferSeconds: Histogram;
   rejectedImages: Counter<'reason'>;
   shed: Counter;
   /** Answers: top score histogram, unknown count and the rolling unknown share (see observeAnswer). */
@@ -21,6 +26,19 @@ export interface ServerMetrics {
 
 /** Answers the rolling unknown share is taken over: recent enough to move within minutes at a few requests/s. */
 export const UNKNOWN_WINDOW = 500;
+
+export function inferenceMetrics(registers: Registry[]): InferenceMetrics {
+  return {
+    queueDepth: new Gauge({ name: 'fruits_inference_queue_depth', help: 'Images waiting for an inference batch', registers }),
+    batchSize: new Histogram({ name: 'fruits_inference_batch_size', help: 'Images per inference call', buckets: [1, 2, 4, 8, 12, 16, 24, 32, 64], registers }),
+    inferSeconds: new Histogram({
+      name: 'fruits_inference_duration_seconds',
+      help: 'Duration of one batched inference call (featurize + classify)',
+      buckets: [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28],
+      registers,
+    }),
+  };
+}
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServerMetrics {
   const registry = new Registry();
@@ -59,15 +77,21 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServerMe
       registers,
     }),
     inFlight: new Gauge({ name: 'fruits_http_requests_in_flight', help: 'Classify requests being handled', registers }),
-    queueDepth: new Gauge({ name: 'fruits_inference_queue_depth', help: 'Images waiting for an inference batch', registers }),
-    batchSize: new Histogram({ name: 'fruits_inference_batch_size', help: 'Images per inference call', buckets: [1, 2, 4, 8, 12, 16, 24, 32, 64], registers }),
-    inferSeconds: new Histogram({
-      name: 'fruits_inference_duration_seconds',
-      help: 'Duration of one batched inference call (featurize + classify)',
-      buckets: [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28],
-      registers,
-    }),
+    ...inferenceMetrics(registers),
     rejectedImages: new Counter({ name: 'fruits_rejected_images_total', help: 'Uploads refused, by reason', labelNames: ['reason'], registers }),
     shed: new Counter({ name: 'fruits_shed_requests_total', help: 'Classify requests refused with 503 because the queue was full', registers }),
   };
 }
+
+/** Counts every answer by route and status, and serves the registry as GET /metrics. */
+export const metricsPlugin = serverWide(async (app, { metrics, batcher }) => {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.duration.observe({ route }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', async (_req, reply) => {
+    metrics.queueDepth.set(batcher.queued);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+});

@@ -14,6 +14,14 @@ export const SERVE_DEFAULTS = {
   // A 48 MP phone photo passes; a 100k × 100k "image" of a few hundred bytes does not.
   maxPixels: 64_000_000,
   top: 5,
+  // Slow and idle clients: the headers and body of a request must arrive within bodyTimeoutMs
+  // (408 otherwise; an idle new connection too), a keep-alive connection idles keepAliveTimeoutMs.
+  bodyTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 10_000,
+  // Open connections per client address (the TCP peer; off behind a trusted proxy).
+  maxClientConnections: 32,
+  // On SIGTERM: requests already admitted get this long to finish before connections are cut.
+  drainTimeoutMs: 10_000,
 };
 
 export interface ServeOptions {
@@ -33,6 +41,15 @@ export interface ServeOptions {
    *  'model': resize every photo to the network's input in sharp, so any photos batch together. */
   decodeSize: 'native' | 'model';
   model?: string;
+  /** Time for a request's headers and body to arrive (408 past it). */
+  bodyTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Open connections per client address; 0: no bound. */
+  maxClientConnections: number;
+  drainTimeoutMs: number;
+  /** Proxies in front (a hop count, or their addresses/CIDRs): the client address is then read
+   *  from X-Forwarded-For, for the rate limit and the logs. */
+  trustProxy?: number | string[];
 }
 
 const originsFlag = z
@@ -42,7 +59,17 @@ const originsFlag = z
   .transform((s) => (s === '*' ? ('*' as const) : s.split(',').map((o) => o.trim()).filter(Boolean)))
   .pipe(z.union([z.literal('*'), z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'origins like https://app.example.com')).min(1)]));
 
-/** Flags first, then environment variables (PORT, HOST, FRUITS_CORS_ORIGINS, FRUITS_RATE_LIMIT). */
+// A hop count (1: one load balancer), or the proxies' addresses / CIDRs, comma-separated.
+const trustProxyFlag = z
+  .string()
+  .trim()
+  .min(1)
+  .transform((s) => (/^\d+$/.test(s) ? Number(s) : s.split(',').map((a) => a.trim()).filter(Boolean)))
+  .pipe(z.union([z.number().int().min(1).max(10), z.array(z.string().regex(/^[\da-fA-F.:]+(\/\d{1,3})?$/, 'a hop count or addresses/CIDRs like 10.0.0.0/16')).min(1)]));
+
+const millis = (min: number) => flag.positiveInt.pipe(z.number().min(min, `at least ${min} ms`).max(3_600_000, 'at most 3600000 ms (an hour)'));
+
+/** Flags first, then environment variables (PORT, HOST, FRUITS_CORS_ORIGINS, FRUITS_RATE_LIMIT, FRUITS_TRUST_PROXY). */
 export function serveOptionsOf(o: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): ServeOptions {
   const port = parseFlag(flag.nonNegativeInt.pipe(z.number().max(65535)), o.port ?? env.PORT ?? String(SERVE_DEFAULTS.port), o.port ? '--port' : 'PORT');
   const host = String(o.host ?? env.HOST ?? SERVE_DEFAULTS.host);
@@ -62,6 +89,11 @@ export function serveOptionsOf(o: Record<string, unknown>, env: NodeJS.ProcessEn
     rateLimit: optionalFlag(flag.positiveInt, o.rateLimit ?? env.FRUITS_RATE_LIMIT, o.rateLimit ? '--rate-limit' : 'FRUITS_RATE_LIMIT'),
     decodeSize,
     model: o.model as string | undefined,
+    bodyTimeoutMs: parseFlag(millis(100), o.bodyTimeout ?? String(SERVE_DEFAULTS.bodyTimeoutMs), '--body-timeout'),
+    keepAliveTimeoutMs: parseFlag(millis(100), o.keepAliveTimeout ?? String(SERVE_DEFAULTS.keepAliveTimeoutMs), '--keep-alive-timeout'),
+    maxClientConnections: parseFlag(flag.nonNegativeInt, o.maxClientConnections ?? String(SERVE_DEFAULTS.maxClientConnections), '--max-client-connections'),
+    drainTimeoutMs: parseFlag(millis(100), o.drainTimeout ?? String(SERVE_DEFAULTS.drainTimeoutMs), '--drain-timeout'),
+    trustProxy: optionalFlag(trustProxyFlag, o.trustProxy ?? env.FRUITS_TRUST_PROXY, o.trustProxy ? '--trust-proxy' : 'FRUITS_TRUST_PROXY'),
   };
 }
 

@@ -3,6 +3,7 @@
 import { sha256Hex } from '../util/hash.js';
 import type { Store } from '../storage/store.js';
 import type { ImageRef } from './listing.js';
+import { PermanentError } from '../util/errors.js';
 
 export interface Partition {
   index: number;
@@ -47,9 +48,14 @@ export async function writePlan(store: Store, p: Partition): Promise<string> {
 }
 
 export async function readPlan(store: Store, key: string): Promise<Partition> {
-  const p = JSON.parse((await store.read(key)).toString('utf8')) as Partition;
-  if (!Array.isArray(p.images) || typeof p.index !== 'number' || p.fingerprint !== fingerprintOf(p.images)) {
-    throw new Error(`${store.uriOf(key)}: damaged partition plan`);
+  const damaged = () => new PermanentError(`${store.uriOf(key)}: damaged partition plan`); // the same bytes fail every attempt
+  let p: Partition;
+  try {
+    p = JSON.parse((await store.read(key)).toString('utf8')) as Partition;
+  } catch (err) {
+    if (err instanceof SyntaxError) throw damaged();
+    throw err; // a storage error may pass
   }
+  if (!Array.isArray(p?.images) || typeof p.index !== 'number' || p.fingerprint !== fingerprintOf(p.images)) throw damaged();
   return p;
 }

@@ -1,7 +1,7 @@
 // Streaming accumulation of feature rows into merge-able statistics.
 import { UserError } from '../util/errors.js';
-import { centredCrossProduct } from './crossProduct.js';
-import { createStats, mergeInto, type FeatureStats } from './featureStats.js';
+import { centredCrossProduct } from './cross-product.js';
+import { createStats, mergeInto, type FeatureStats } from './feature-stats.js';
 
 /** A NaN or ±Infinity in a feature row: the featurizer produced garbage for that image. */
 export class NonFiniteFeatureError extends UserError {

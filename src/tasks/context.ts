@@ -3,16 +3,9 @@
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
 import { Featurizer, type Device } from '../model/featurizer.js';
-import { resolveModel, type ResolvedModel } from '../model/resolve.js';
-import type { ModelSpec } from '../model/spec.js';
+import { locateModel, type ModelRef } from '../model/resolve.js';
 
-/** How a task names its model: by spec and checksum, so any machine can find and verify it. */
-export interface ModelRef {
-  spec: ModelSpec;
-  sha256: string;
-  /** Where the coordinator found it; a worker elsewhere resolves the spec itself. */
-  path?: string;
-}
+export type { ModelRef };
 
 export interface TaskContext {
   store(uri: string): Store;
@@ -41,18 +34,7 @@ export function createTaskContext(resources: WorkerResources, progress: (items: 
     featurizer(model) {
       let f = featurizers.get(model.sha256);
       if (!f) {
-        f = (async () => {
-          let resolved: ResolvedModel;
-          try {
-            resolved = await resolveModel({ model: model.path });
-          } catch {
-            resolved = await resolveModel({ model: model.spec.id });
-          }
-          if (resolved.sha256 !== model.sha256) {
-            throw new Error(`model ${model.spec.id}: this worker has sha256 ${resolved.sha256}, the run uses ${model.sha256}`);
-          }
-          return Featurizer.load({ ...resolved, spec: model.spec }, resources);
-        })();
+        f = locateModel(model).then((resolved) => Featurizer.load(resolved, resources));
         f.catch(() => featurizers.delete(model.sha256));
         featurizers.set(model.sha256, f);
       }

@@ -1,12 +1,13 @@
 // The queue dashboard: bull-board (on fastify) over the deployment's queues. Read-only unless
 // asked otherwise: bull-board then refuses every change (retry, clean, pause…) on the server
-// side, not just in the page.
+// side, not just in the page. dashboard-guard.ts decides who may see it at all.
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import type { Redis } from 'ioredis';
+import { guardDashboard } from './dashboard-guard.js';
 import { connectRedis } from './redis-connection.js';
 import { QUEUE } from './jobs.js';
 
@@ -16,6 +17,10 @@ export interface DashboardOptions {
   host: string;
   port: number;
   readWrite: boolean;
+  /** Host names it answers besides the loopback ones (and the address it listens on). */
+  allowedHosts?: string[];
+  /** Basic auth, from the environment (required by the CLI off loopback). */
+  credentials?: { user: string; password: string };
 }
 
 export interface Dashboard {
@@ -40,7 +45,7 @@ async function queueNames(client: Redis, prefix: string): Promise<string[]> {
 }
 
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
-  const client = await connectRedis(opts.redisUrl, 'monitor');
+  const client = await connectRedis(opts.redisUrl, 'dashboard');
   const names = await queueNames(client, opts.prefix);
   const queues = names.map((name) => new Queue(name, { connection: client, prefix: opts.prefix, skipMetasUpdate: true }));
   const serverAdapter = new FastifyAdapter();
@@ -51,6 +56,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     options: { uiConfig: { boardTitle: 'fruits' } },
   });
   const app = Fastify({ logger: false });
+  const listening = /^(0\.0\.0\.0|::|\[::\])$/.test(opts.host) ? [] : [opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host];
+  guardDashboard(app, { allowedHosts: [...listening, ...(opts.allowedHosts ?? [])], credentials: opts.credentials, redis: client });
   await app.register(serverAdapter.registerPlugin(), { prefix: '/' });
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();

@@ -14,12 +14,13 @@ export function reconnectDelay(attempt: number): number {
   return Math.min(200 * 2 ** Math.min(attempt - 1, 5), 5000);
 }
 
-export type ConnectionRole = 'worker' | 'coordinator' | 'monitor';
+export type ConnectionRole = 'worker' | 'coordinator' | 'monitor' | 'dashboard';
 
 /**
  * ioredis options for one BullMQ role. `maxRetriesPerRequest: null` (commands wait for the
  * reconnection instead of failing) is what BullMQ requires for workers and QueueEvents, and what
- * the coordinator wants too: its own watchdog decides when an outage is too long. `reconnect`
+ * the coordinator wants too: its own watchdog decides when an outage is too long (the dashboard,
+ * read by a person, fails fast instead). `reconnect`
  * turns reconnection off (when closing), so that a client never waits for a Redis that is gone.
  */
 export function redisOptions(url: string, role: ConnectionRole, reconnect: () => boolean = () => true): RedisOptions {
@@ -32,7 +33,10 @@ export function redisOptions(url: string, role: ConnectionRole, reconnect: () =>
     password: loc.password,
     tls: loc.tls ? { servername: loc.host } : undefined,
     connectionName: `fruits-${role}`,
-    maxRetriesPerRequest: null,
+    // The dashboard is read by a person: while Redis is down its commands fail at once (the page
+    // says so) rather than waiting for the reconnection.
+    maxRetriesPerRequest: role === 'dashboard' ? 0 : null,
+    enableOfflineQueue: role !== 'dashboard',
     enableReadyCheck: true,
     connectTimeout: 10_000,
     // null ends the connection: its pending commands fail instead of waiting for ever.

@@ -2,7 +2,7 @@
 // float32 through tiny ONNX Runtime graphs: MLAS is multi-threaded and SIMD, ~20–50× plain JS
 // loops here, which keeps training on 4,760 × 1,280 × 119 to seconds. The graphs are built once
 // per process and reused with dynamic shapes.
-import { FLOAT, f32, lazySession, op, outF32, tensorInfo } from '../stats/ortGraph.js';
+import { FLOAT, f32, lazySession, op, outF32, tensorInfo } from './ort-graph.js';
 
 const abtSession = lazySession(() => ({
   nodes: [op('Gemm', ['A', 'B'], ['Y'], { transB: { int: 1 } })],
@@ -24,8 +24,7 @@ function checkSize(name: string, data: Float32Array, rows: number, cols: number)
 export async function multiplyABt(a: Float32Array, m: number, b: Float32Array, n: number, k: number): Promise<Float32Array> {
   checkSize('A', a, m, k);
   checkSize('B', b, n, k);
-  if (m === 0 || n === 0) return new Float32Array(m * n);
-  if (k === 0) return new Float32Array(m * n);
+  if (m === 0 || n === 0 || k === 0) return new Float32Array(m * n);
   const out = await (await abtSession()).run({ A: f32(a, [m, k]), B: f32(b, [n, k]) });
   return outF32(out, 'Y');
 }

@@ -10,14 +10,16 @@
 //      u32      CRC-32 of every byte before it
 // For dim = 1280 that is ~6.6 MB.
 import { crc32 } from 'node:zlib';
-import { createStats, type FeatureStats } from './featureStats.js';
+import { createStats, type FeatureStats } from './feature-stats.js';
+import { PermanentError } from '../util/errors.js';
 
 const MAGIC = 'FRSTATS\0';
 export const STATS_FORMAT_VERSION = 1;
 const HEADER_BYTES = 24;
 const MAX_DIM = 1 << 16;
 
-export class StatsFileError extends Error {
+/** A statistics file that cannot be read as one (truncated, corrupt, another format): no retry mends it. */
+export class StatsFileError extends PermanentError {
   override readonly name = 'StatsFileError';
 }
 

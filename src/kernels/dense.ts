@@ -3,7 +3,7 @@
 // results are written into caller-owned buffers (pre-allocated outputs), so the O(d²) passes
 // stay few and nothing large is re-allocated per call.
 import type * as ort from 'onnxruntime-node';
-import { DOUBLE, INT64, f64, i64, lazySession, op, tensorInfo } from '../stats/ortGraph.js';
+import { DOUBLE, INT64, f64, i64, lazySession, op, tensorInfo } from './ort-graph.js';
 
 const gemm = (a: string, b: string, c: string, out: string, transA = 0, transB = 0) =>
   op('Gemm', [a, b, c], [out], { alpha: { float: -1 }, beta: { float: 1 }, transA: { int: transA }, transB: { int: transB } });

@@ -8,11 +8,11 @@
 // Why, measured for d = 1280 on this 2-core machine: the plain-JS unblocked reduction alone took
 // 1.2 s and a JAMA-style full eig (ml-matrix) 10.4 s; block subspace iteration would need many
 // sweeps to reach full-solver accuracy on the slowly decaying spectrum of CNN features, and
-// cannot know k in advance for a variance threshold. Here the whole fit from statistics takes
-// ~0.27–0.35× scikit-learn's PCA(svd_solver='randomized', n_components=200) on the same matrix
-// (bench/pca.ts), with explained-variance ratios within ~1e-15 of svd_solver='full'.
-import { applyBlockReflector } from './denseKernels.js';
-import { tridiagonalEigenvalues, tridiagonalEigenvectors, type TridiagonalSpectrum } from './tridiagonalEigen.js';
+// cannot know k in advance for a variance threshold. `npm run bench -- pca` times the whole fit
+// from statistics against scikit-learn on the same matrix (README, Benchmarks), with explained-
+// variance ratios within ~1e-15 of svd_solver='full'.
+import { applyBlockReflector } from '../kernels/dense.js';
+import { tridiagonalEigenvalues, tridiagonalEigenvectors, type TridiagonalSpectrum } from './tridiagonal-eigen.js';
 import { tridiagonalize, type Reduction } from './tridiagonalize.js';
 
 export interface SymmetricEigen {

@@ -5,7 +5,7 @@
 // is multiplied (10 GEMMs instead of 16 for d = 1280): measured ~1.5–2.5× faster than one full
 // Gemm at 4096 × 1280, and exact in the same way (every entry is still one float64 dot product).
 import type * as ort from 'onnxruntime-node';
-import { DOUBLE, FLOAT, f32, f64, int64Initializer, lazySession, op, outF64, tensorInfo, type GraphSpec } from './ortGraph.js';
+import { DOUBLE, FLOAT, f32, f64, int64Initializer, lazySession, op, outF64, tensorInfo, type GraphSpec } from '../kernels/ort-graph.js';
 
 const BLOCK_COLUMNS = 320;
 
