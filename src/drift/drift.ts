@@ -19,7 +19,7 @@
 //                    reference's own share: a drop means the spectrum changed (refit the PCA)
 //   label mix, and accuracy when the batch's labels are classes of the reference.
 import type { NoveltyModel } from '../classify/novelty.js';
-import { histogramOf, noveltyOf, unitRows } from '../classify/novelty.js';
+import { auroc, histogramOf, noveltyOf, unitRows, whitenRows } from '../classify/novelty.js';
 
 /** The thresholds of the verdict. */
 export const DRIFT_LIMITS = {
@@ -88,22 +88,6 @@ export interface DriftResult {
   };
 }
 
-/** Area under the ROC curve (positives should score higher; ties count half). */
-function aucOf(scores: number[], positive: boolean[]): number {
-  const idx = scores.map((_, i) => i).sort((a, b) => scores[a] - scores[b]);
-  let rankSum = 0;
-  let np = 0;
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j < idx.length && scores[idx[j]] === scores[idx[i]]) j++;
-    for (let t = i; t < j; t++) if (positive[idx[t]]) rankSum += (i + j + 1) / 2;
-    i = j;
-  }
-  for (const p of positive) if (p) np++;
-  const nn = positive.length - np;
-  return (rankSum - (np * (np + 1)) / 2) / (np * nn);
-}
-
 /** Ridge logistic regression by gradient descent (tiny problems: tens of rows × k). */
 function fitDomain(x: Float64Array, y: Uint8Array, rows: number[], k: number, l2 = 0.1, iterations = 200): Float64Array {
   const w = new Float64Array(k + 1);
@@ -148,19 +132,7 @@ function domainAuc(x: Float64Array, y: Uint8Array, k: number): number {
       scores[i] = s;
     }
   }
-  return aucOf(scores, Array.from(y, (v) => v === 1));
-}
-
-/** w = L⁻¹·z for rows of z (L⁻¹ lower-triangular). */
-function whiten(m: NoveltyModel, z: Float32Array, n: number): Float64Array {
-  const k = m.k;
-  const out = new Float64Array(n * k);
-  for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) {
-    let s = 0;
-    for (let c = 0; c <= r; c++) s += m.whiten[r * k + c] * z[i * k + c];
-    out[i * k + r] = s;
-  }
-  return out;
+  return auroc(scores.filter((_, i) => y[i] === 0), scores.filter((_, i) => y[i] === 1));
 }
 
 /** Class means in the PCA space: solves whiten · μ = m (forward substitution). */
@@ -182,8 +154,8 @@ export async function measureDrift(ref: DriftReference, batch: DriftBatch): Prom
   const { predicted, top } = await ref.classify(batch.features, n);
   const scored = await noveltyOf(m, batch.features, top, n);
   const z = scored.projected;
-  const wBatch = whiten(m, z, n);
-  const wRef = whiten(m, ref.rows, ref.rowLabels.length);
+  const wBatch = whitenRows(m.whiten, z, n, k);
+  const wRef = whitenRows(m.whiten, ref.rows, ref.rowLabels.length, k);
   const classes = ref.labels.length;
   const labelIndex = new Map(ref.labels.map((l, i) => [l, i]));
 
