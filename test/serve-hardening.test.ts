@@ -271,6 +271,22 @@ describe('fruits serve against slow, idle, malformed and hostile clients', () =>
     for (const h of hogs) h.socket.destroy();
   });
 
+  test('behind a proxy (--trust-proxy) the rate limit counts clients from X-Forwarded-For; without it the header is ignored', async () => {
+    const as = (url: string, client: string) =>
+      fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'x-forwarded-for': client }, body: new Uint8Array(photo) }).then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      });
+    const proxied = (await start({ trustProxy: ['127.0.0.1'], rateLimit: 2, maxClientConnections: 1 })).url;
+    const statuses = [await as(proxied, '198.51.100.7'), await as(proxied, '198.51.100.7'), await as(proxied, '198.51.100.7'), await as(proxied, '198.51.100.8')];
+    assert.deepEqual(statuses, [200, 200, 429, 200]);
+    // Every connection comes from the proxy: the per-address connection bound (1 here) is off.
+    const together = await Promise.all(Array.from({ length: 4 }, () => fetch(`${proxied}/healthz`).then((r) => r.status)));
+    assert.deepEqual(together, [200, 200, 200, 200]);
+    const direct = (await start({ rateLimit: 2 })).url;
+    assert.deepEqual([await as(direct, '198.51.100.7'), await as(direct, '198.51.100.8'), await as(direct, '198.51.100.9')], [200, 200, 429]);
+  });
+
   test('40 slow uploads from 40 addresses hold connections, not capacity: normal clients get their 200s', async () => {
     // Four classify slots: before admission waited for complete bodies, 40 slow uploads took them all.
     const { url, port } = await start({ maxQueue: 4, bodyTimeoutMs: 120_000 });

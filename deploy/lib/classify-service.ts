@@ -4,7 +4,7 @@
 // Exposure: internet-facing only over HTTPS (a certificate; port 80 only redirects) or, when
 // asked by name (servePublicPlainHttp), plain HTTP; otherwise the load balancer is internal,
 // reachable from the VPC only. /metrics is answered 404 by the listener itself, never forwarded.
-// The service trusts one proxy hop (the load balancer) for client addresses, so that its
+// The service trusts the load balancer (the VPC's addresses) for client addresses, so that its
 // per-client rate limit sees clients, not the load balancer; an optional WAF rate-based rule
 // stops floods before they reach it; the task's stop timeout leaves room for the server's drain.
 import { Duration } from 'aws-cdk-lib';
@@ -68,9 +68,10 @@ export class ClassifyService extends Construct {
         String(PORT.serve),
         '--host',
         '0.0.0.0',
-        // Clients' addresses come from the load balancer's X-Forwarded-For (one hop).
+        // Clients' addresses come from the load balancer's X-Forwarded-For. The load balancer
+        // connects from its nodes' addresses in the VPC (and only it may reach the tasks).
         '--trust-proxy',
-        '1',
+        props.cluster.vpc.vpcCidrBlock,
         ...(props.rateLimit > 0 ? ['--rate-limit', String(props.rateLimit)] : []),
         '--keep-alive-timeout',
         String((LB_IDLE_TIMEOUT_SECONDS + 5) * 1000),

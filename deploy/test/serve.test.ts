@@ -19,7 +19,7 @@ function listeners(json: CfnTemplate) {
 }
 
 /** The value following `flag` in the serve container's command. */
-function flagOf(command: string[], flag: string): string | undefined {
+function flagOf(command: unknown[], flag: string): unknown {
   const i = command.indexOf(flag);
   return i < 0 ? undefined : command[i + 1];
 }
@@ -98,15 +98,16 @@ describe('classify service (fruits serve)', () => {
     }
   });
 
-  it('trusts the load balancer as one proxy hop, limits the rate per client, and keeps idle connections longer than the load balancer', () => {
+  it('trusts the load balancer (the VPC range) as the proxy, limits the rate per client, and keeps idle connections longer than the load balancer', () => {
     const { json } = synth({ serve: 'true', certificateArn });
-    const command: string[] = container(json, 'serve').Command;
-    assert.equal(flagOf(command, '--trust-proxy'), '1');
+    const command: unknown[] = container(json, 'serve').Command;
+    // The load balancer's addresses, the VPC's range (Fastify trusts no bare hop count).
+    assert.match(JSON.stringify(flagOf(command, '--trust-proxy')), /"Fn::GetAtt":\["\w+","CidrBlock"\]/);
     assert.equal(flagOf(command, '--rate-limit'), '120');
     const [[, lb]] = resourcesOf(json, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
     const idle = Number(lb.Properties!.LoadBalancerAttributes.find((a: any) => a.Key === 'idle_timeout.timeout_seconds').Value);
     assert.ok(Number(flagOf(command, '--keep-alive-timeout')) > idle * 1000);
-    const off: string[] = container(synth({ serve: 'true', certificateArn, serveRateLimit: '0' }).json, 'serve').Command;
+    const off: unknown[] = container(synth({ serve: 'true', certificateArn, serveRateLimit: '0' }).json, 'serve').Command;
     assert.equal(flagOf(off, '--rate-limit'), undefined);
   });
 

@@ -382,8 +382,8 @@ function registerServe(program: Command, log: () => Logger): void {
     .option('--keep-alive-timeout <ms>', `how long an idle keep-alive connection stays open (default ${SERVE_DEFAULTS.keepAliveTimeoutMs}; above the load balancer's idle timeout behind one)`)
     .option('--max-client-connections <n>', `open connections per client address, more are answered 429; 0: no bound; off with --trust-proxy (default ${SERVE_DEFAULTS.maxClientConnections})`)
     .option('--drain-timeout <ms>', `on SIGTERM, how long admitted requests may take to finish before connections are cut (default ${SERVE_DEFAULTS.drainTimeoutMs})`)
-    .option('--trust-proxy <hops|addresses>', 'proxies in front: a hop count (1 behind one load balancer) or their comma-separated addresses/CIDRs; the client address then comes from X-Forwarded-For (default none; or $FRUITS_TRUST_PROXY)')
-    .addHelpText('after', '\nExamples:\n  $ fruits serve out/bundle --port 8080\n  $ fruits serve out/bundle --host 0.0.0.0 --cors-origin https://app.example.com --rate-limit 120\n  $ fruits serve s3://bucket/models/current --host 0.0.0.0 --trust-proxy 1 --rate-limit 120 --keep-alive-timeout 65000')
+    .option('--trust-proxy <addresses>', "comma-separated addresses/CIDRs of the proxies in front (a load balancer's subnets, or loopback); from them the client address comes from X-Forwarded-For (default none; or $FRUITS_TRUST_PROXY)")
+    .addHelpText('after', '\nExamples:\n  $ fruits serve out/bundle --port 8080\n  $ fruits serve out/bundle --host 0.0.0.0 --cors-origin https://app.example.com --rate-limit 120\n  $ fruits serve s3://bucket/models/current --host 0.0.0.0 --trust-proxy 10.0.0.0/16 --rate-limit 120 --keep-alive-timeout 65000')
     .action(async (bundleDir: string, o: Record<string, unknown>) => {
       const opts = serveOptionsOf(o, process.env);
       const { readBundle } = await import('../classify/bundle.js');

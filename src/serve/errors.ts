@@ -67,7 +67,7 @@ function statusCode(status: number): string {
   return (http.STATUS_CODES[status] ?? 'bad_request').toLowerCase().replace(/[^a-z0-9]+/g, '_');
 }
 
-/** Raised while reading a request whose client has gone (aborted upload, closed socket). */
+/** Whether the client has gone (an aborted upload, a closed socket): nobody to answer. */
 function clientGone(request: FastifyRequest): boolean {
   // (request.raw itself is destroyed as soon as its body has been read: that says nothing.)
   return request.raw.socket?.destroyed !== false;

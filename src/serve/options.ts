@@ -47,9 +47,9 @@ export interface ServeOptions {
   /** Open connections per client address; 0: no bound. */
   maxClientConnections: number;
   drainTimeoutMs: number;
-  /** Proxies in front (a hop count, or their addresses/CIDRs): the client address is then read
-   *  from X-Forwarded-For, for the rate limit and the logs. */
-  trustProxy?: number | string[];
+  /** Addresses/CIDRs of the proxies in front: from them, the client address is read from
+   *  X-Forwarded-For, for the rate limit and the logs. */
+  trustProxy?: string[];
 }
 
 const originsFlag = z
@@ -59,13 +59,13 @@ const originsFlag = z
   .transform((s) => (s === '*' ? ('*' as const) : s.split(',').map((o) => o.trim()).filter(Boolean)))
   .pipe(z.union([z.literal('*'), z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'origins like https://app.example.com')).min(1)]));
 
-// A hop count (1: one load balancer), or the proxies' addresses / CIDRs, comma-separated.
+// The proxies' addresses / CIDRs, comma-separated (or proxy-addr's names loopback, linklocal,
+// uniquelocal). Not a hop count: Fastify trusts no hop count (it cannot tell a proxy from a
+// client that sends its own X-Forwarded-For), so the proxy must be named by its address.
 const trustProxyFlag = z
   .string()
-  .trim()
-  .min(1)
-  .transform((s) => (/^\d+$/.test(s) ? Number(s) : s.split(',').map((a) => a.trim()).filter(Boolean)))
-  .pipe(z.union([z.number().int().min(1).max(10), z.array(z.string().regex(/^[\da-fA-F.:]+(\/\d{1,3})?$/, 'a hop count or addresses/CIDRs like 10.0.0.0/16')).min(1)]));
+  .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^([\da-fA-F.:]+(\/\d{1,3})?|loopback|linklocal|uniquelocal)$/, 'addresses or CIDRs like 10.0.0.0/16')).min(1));
 
 const millis = (min: number) => flag.positiveInt.pipe(z.number().min(min, `at least ${min} ms`).max(3_600_000, 'at most 3600000 ms (an hour)'));
 

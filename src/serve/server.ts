@@ -76,8 +76,7 @@ function createApp(opts: BuildOptions): FastifyInstance {
     clientErrorHandler(this: FastifyInstance, err: Error, socket) {
       clientErrorHandler(this.log, opts.bodyTimeoutMs)(err, socket as Socket);
     },
-    // A hop count is supported at run time (request.js), though not in Fastify's option type.
-    trustProxy: opts.trustProxy as string[] | undefined,
+    trustProxy: opts.trustProxy,
     // connections.ts answers requests during shutdown, in the error shape.
     return503OnClosing: false,
   });
