@@ -9,18 +9,22 @@ import { benchS3 } from './s3.js';
 import { benchDistributed } from './distributed.js';
 import { benchServe } from './serve.js';
 import { benchNovelty } from './novelty.js';
+import { benchGrowth } from './growth.js';
 import { repoRoot, table } from './util.js';
 
 type Section = () => Promise<Record<string, unknown>>;
 
 const cores = os.availableParallelism();
+/** Worker processes × ORT threads and batch size of the sections that featurize (BENCH_* overrides). */
+const pool = () => {
+  const workers = Number(process.env.BENCH_WORKERS ?? cores);
+  return { workers, threads: Number(process.env.BENCH_THREADS ?? Math.max(1, Math.floor(cores / workers))), batchSize: Number(process.env.BENCH_BATCH ?? 8) };
+};
 const sections: Record<string, Section> = {
   featurize: () =>
     benchFeaturize({
       images: Number(process.env.BENCH_IMAGES ?? 12_000),
-      workers: Number(process.env.BENCH_WORKERS ?? cores),
-      threads: Number(process.env.BENCH_THREADS ?? Math.max(1, Math.floor(cores / Number(process.env.BENCH_WORKERS ?? cores)))),
-      batchSize: Number(process.env.BENCH_BATCH ?? 8),
+      ...pool(),
       rawSeconds: 12,
     }),
   pca: () => benchPca({ log: (m: string) => console.error(m) }) as Promise<Record<string, unknown>>,
@@ -28,6 +32,7 @@ const sections: Record<string, Section> = {
   distributed: () => benchDistributed(),
   serve: () => benchServe(),
   novelty: () => benchNovelty(),
+  growth: () => benchGrowth({ images: Number(process.env.BENCH_GROWTH_IMAGES ?? 20_000), ...pool() }),
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(sections);

@@ -246,7 +246,7 @@ describe('fruits --help', { concurrency: 2 }, () => {
     const r = await runCli(['featurize', '--help']);
     assert.equal(r.code, 0, show(r));
     const flags = flagsOf(r.stdout);
-    const expected = ['--overwrite', '--json', '--quiet', '--model', '--model-spec', '--device', '--workers', '--threads', '--batch-size', '--partition-size', '--limit', '--max-pixels', '--max-reject-ratio', '--help'];
+    const expected = ['--overwrite', '--json', '--quiet', '--model', '--model-spec', '--device', '--input-size', '--workers', '--threads', '--batch-size', '--partition-size', '--limit', '--max-pixels', '--max-reject-ratio', '--help'];
     for (const f of expected) assert.ok(flags.has(f), `${f} is in featurize --help`);
     assert.match(r.stdout, /Usage: fruits featurize \[options\] <input> <output>/);
     assert.match(r.stdout, /Examples:/);

@@ -402,7 +402,7 @@ describe('fruits run resumes stage by stage', { timeout: 20 * 60_000 }, () => {
   it('checks its PCA flags before writing anything', async () => {
     const bad = path.join(tmp.dir, 'bad');
     const cases: [string[], number, RegExp][] = [
-      [['--k', '10', '--variance', '0.5'], 2, /^fruits: error: --k and --variance: give one or the other$/],
+      [['--k', '10', '--variance', '0.5'], 2, /^fruits: error: --k and --variance: give one or the other \(run 'fruits run --help' for usage\)$/],
       [['--k', '1281'], 1, /^fruits: error: --k 1281 is more than the feature dimension 1280$/],
     ];
     for (const [flags, code, message] of cases) {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../src/storage/open.js';
 import { closeS3Clients } from '../src/storage/s3-config.js';
-import { StorageError, type Store } from '../src/storage/store.js';
+import { StorageError, type ObjectInfo, type Store } from '../src/storage/store.js';
 import { setS3TestEnv, startS3Server } from './helpers/s3-server.js';
 
 interface Fixture {
@@ -69,6 +69,12 @@ const ORDER_KEYS = [
   '0/first',
 ];
 
+async function collectKeys(it: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> {
+  const out: ObjectInfo[] = [];
+  for await (const o of it) out.push(o);
+  return out;
+}
+
 function contract(name: string, setup: () => Promise<Fixture>): void {
   describe(`Store contract: ${name}`, () => {
     let fx: Fixture;
@@ -88,6 +94,21 @@ function contract(name: string, setup: () => Promise<Fixture>): void {
       // A subarray is written as its own bytes, not its whole underlying buffer.
       await fx.store.write('rw/slice.bin', bytes.subarray(10, 20));
       assert.deepEqual(await fx.store.read('rw/slice.bin'), Buffer.from(bytes.subarray(10, 20)));
+    });
+
+    it('creates an object only if absent (the lock primitive), and moves objects, with a version that changes with the content', async () => {
+      assert.equal(await fx.store.writeIfAbsent('lock/one.json', '{"a":1}'), true);
+      assert.equal(await fx.store.writeIfAbsent('lock/one.json', '{"b":2}'), false);
+      assert.equal((await fx.store.read('lock/one.json')).toString(), '{"a":1}', 'the first writer keeps it');
+      const [first] = await collectKeys(fx.store.list('lock/one.json'));
+      assert.ok(first.version, 'listing gives a version (mtime or ETag)');
+      await new Promise((r) => setTimeout(r, 20));
+      await fx.store.write('lock/one.json', '{"c":3}');
+      const [second] = await collectKeys(fx.store.list('lock/one.json'));
+      assert.notEqual(second.version, first.version, 'a rewrite changes the version');
+      await fx.store.move('lock/one.json', 'moved/deeper/one.json');
+      assert.equal(await fx.store.exists('lock/one.json'), false);
+      assert.equal((await fx.store.read('moved/deeper/one.json')).toString(), '{"c":3}');
     });
 
     it('replaces an object whole on rewrite', async () => {

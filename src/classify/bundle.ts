@@ -47,6 +47,8 @@ const accuracy = z.object({ rows: count, top1: ratio, top5: ratio, loss: z.numbe
 export const trainingInfoSchema = z.object({
   dataset: z.string(),
   datasetKind: z.enum(['features', 'reduced']),
+  /** The version of the features dataset the model was trained on (which photos it has seen). */
+  datasetVersion: z.number().int().positive().nullable().optional(),
   rows: count,
   classes: count,
   featureDim: count,

@@ -2,10 +2,10 @@
 // featurize`), a reduced dataset (`fruits transform`) or a `fruits run` output (its reduced
 // dataset, or its features), with the identity of the feature space they live in.
 import { z } from 'zod';
-import { MANIFEST, SUCCESS, readJson } from '../sink/dataset.js';
+import { MANIFEST, SUCCESS, anyManifestSchema, readJson } from '../sink/formats.js';
 import { FEATURES_FORMAT, readFeaturesManifest } from '../sink/manifest.js';
 import { listPartFiles, readPart } from '../sink/read-dataset.js';
-import { modelSpecSchema, type ModelSpec } from '../model/spec.js';
+import { modelSpecSchema, inputSizeOfId, withInputSize, type ModelSpec } from '../model/spec.js';
 import { registryEntry } from '../model/registry.js';
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
@@ -22,6 +22,8 @@ export interface FeatureSpace {
   pcaSha256?: string;
   pcaLocation?: string;
   dim: number;
+  /** The features dataset's version the rows come from (absent for datasets of earlier builds). */
+  datasetVersion?: number;
 }
 
 export interface LabelledRows {
@@ -44,6 +46,7 @@ const reducedManifestSchema = z.object({
   pcaSha256: z.string(),
   k: z.number().int().positive(),
   featurizer: z.object({ modelId: z.string(), sha256: z.string() }),
+  featuresVersion: z.number().int().positive().optional(),
 });
 
 const runManifestSchema = z.object({
@@ -64,7 +67,7 @@ function join(root: string, sub: string): string {
 /** What kind of dataset `location` is; undefined when it holds no fruits dataset at all. */
 export async function datasetsAt(location: string): Promise<DatasetChoice | undefined> {
   const store = openStore(location);
-  const run = await readJson(store, RUN_MANIFEST).catch(() => undefined);
+  const run = await readJson(store, RUN_MANIFEST, z.unknown()).catch(() => undefined);
   if (run !== undefined) {
     const r = runManifestSchema.safeParse(run);
     if (!r.success) throw new UserError(`${store.uriOf(RUN_MANIFEST)}: not a fruits run manifest`);
@@ -74,7 +77,7 @@ export async function datasetsAt(location: string): Promise<DatasetChoice | unde
       reduced: (await reduced.exists(SUCCESS)) ? join(store.root, r.data.layout.reduced) : undefined,
     };
   }
-  const manifest = await readJson<{ format?: string }>(store, MANIFEST).catch((err) => {
+  const manifest = await readJson(store, MANIFEST, anyManifestSchema).catch((err) => {
     throw err instanceof UserError ? err : new UserError(`${store.root}: ${(err as Error).message}`);
   });
   if (manifest === undefined) return undefined;
@@ -84,14 +87,14 @@ export async function datasetsAt(location: string): Promise<DatasetChoice | unde
 }
 
 async function featureSpaceOf(store: Store): Promise<{ space: FeatureSpace; imageRoot?: string }> {
-  const raw = await readJson<{ format?: string }>(store, MANIFEST);
+  const raw = await readJson(store, MANIFEST, anyManifestSchema);
   if (!raw) throw new UserError(`${store.root}: not a fruits dataset (no ${MANIFEST})`);
   if (!(await store.exists(SUCCESS))) throw new UserError(`${store.root}: the dataset is not complete (no ${SUCCESS}); finish or rerun the job that writes it`);
   if (raw.format === FEATURES_FORMAT) {
     const m = await readFeaturesManifest(store);
     if (!m || m.status !== 'complete') throw new UserError(`${store.root}: the features dataset is not complete`);
     return {
-      space: { kind: 'features', featurizer: { id: m.config.model.id, sha256: m.config.model.sha256, spec: m.config.model.spec }, dim: m.featureDim },
+      space: { kind: 'features', featurizer: { id: m.config.model.id, sha256: m.config.model.sha256, spec: m.config.model.spec }, dim: m.featureDim, datasetVersion: m.version },
       imageRoot: m.config.input,
     };
   }
@@ -107,15 +110,16 @@ async function featureSpaceOf(store: Store): Promise<{ space: FeatureSpace; imag
   let spec: ModelSpec | undefined;
   let imageRoot: string | undefined;
   const features = await readFeaturesManifest(openStore(m.features)).catch(() => undefined);
-  if (features && features.config.model.sha256 === m.featurizer.sha256) {
+  if (features && features.config.model.sha256 === m.featurizer.sha256 && features.config.model.id === m.featurizer.modelId) {
     spec = features.config.model.spec;
     imageRoot = features.config.input;
   } else {
+    // The registry's spec, at the input size the featurizer id names (`<id>@<n>`).
     const known = registryEntry(m.featurizer.sha256);
-    spec = known && modelSpecSchema.parse(known);
+    spec = known && withInputSize(modelSpecSchema.parse(known), inputSizeOfId(m.featurizer.modelId));
   }
   return {
-    space: { kind: 'reduced', featurizer: { id: m.featurizer.modelId, sha256: m.featurizer.sha256, spec }, pcaSha256: m.pcaSha256, pcaLocation: m.pca, dim: m.k },
+    space: { kind: 'reduced', featurizer: { id: m.featurizer.modelId, sha256: m.featurizer.sha256, spec }, pcaSha256: m.pcaSha256, pcaLocation: m.pca, dim: m.k, datasetVersion: m.featuresVersion },
     imageRoot,
   };
 }

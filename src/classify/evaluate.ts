@@ -21,8 +21,10 @@ export interface Mistake {
 }
 
 export interface Evaluation {
-  bundle: { dir: string; classifier: string; featurizer: string; pcaK: number | null; classes: number };
+  bundle: { dir: string; classifier: string; featurizer: string; pcaK: number | null; classes: number; trainedOn: string; trainedOnVersion: number | null };
   dataset: string;
+  /** The version of the evaluated features dataset, when it has one. */
+  datasetVersion: number | null;
   imageRoot?: string;
   /** Rows scored (labels known to the bundle). */
   rows: number;
@@ -100,8 +102,11 @@ export async function evaluateBundle(bundle: Bundle, data: LabelledRows): Promis
       featurizer: bundle.featurizer.id,
       pcaK: bundle.pca?.model.k ?? null,
       classes: bundle.labels.length,
+      trainedOn: bundle.training.dataset,
+      trainedOnVersion: bundle.training.datasetVersion ?? null,
     },
     dataset: data.location,
+    datasetVersion: data.space.datasetVersion ?? null,
     imageRoot: data.imageRoot,
     excluded,
   };

@@ -244,6 +244,7 @@ export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
   const training: TrainingInfo = {
     dataset: data.location,
     datasetKind: space.kind,
+    datasetVersion: space.datasetVersion ?? null,
     rows: data.n,
     classes,
     featureDim: spec.feature.dim,

@@ -151,6 +151,7 @@ export async function featurizeForEvaluation(bundle: Pick<Bundle, 'dir' | 'featu
 function printEvaluation(e: Evaluation, reportFile: string | undefined, rejects: number): void {
   const out: string[] = [];
   out.push(`evaluated ${e.rows} rows of ${e.labelsEvaluated} classes: ${e.bundle.dir} (${e.bundle.classifier}, ${e.bundle.classes} classes) on ${e.dataset}`);
+  out.push(`trained on ${e.bundle.trainedOn}${e.bundle.trainedOnVersion ? ` (dataset version ${e.bundle.trainedOnVersion})` : ''}${e.datasetVersion ? `; evaluated on dataset version ${e.datasetVersion}` : ''}`);
   if (rejects) out.push(`${rejects} images could not be read and were skipped (see the dataset's _rejects.csv)`);
   for (const x of e.excluded) out.push(`excluded: ${x.label} (${x.rows} rows): not a class of the bundle`);
   out.push(`top-1 ${pct(e.accuracy.top1)}   top-5 ${pct(e.accuracy.top5)}   log-loss ${e.accuracy.loss.toFixed(4)}   misclassified ${e.mistakes.length}`);

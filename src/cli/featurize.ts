@@ -5,6 +5,7 @@ import { DEFAULT_MAX_PIXELS } from '../decode/limits.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { flag, optionalFlag, parseFlag, poolSize } from './options.js';
+import { withInputSize } from '../model/spec.js';
 
 // Batch 8: with one ORT thread per worker larger batches are no faster, and each doubling adds
 // ~90 MiB of activations per worker (measured: 177 MiB at 1, 236 at 8, 323 at 16).
@@ -14,6 +15,7 @@ export function addModelOptions(cmd: Command): Command {
   return cmd
     .option('--model <file|id>', 'ONNX model file, or a known model id (default: mobilenet_v2_1.0_224 from FRUITS_MODEL_DIR or the cache, else mobilenetv2-7 downloaded)')
     .option('--model-spec <file.json>', 'JSON spec of a model the registry does not know (input, normalisation, feature tensor)')
+    .option('--input-size <n>', "the network runs on n×n images (default: the model's own size, 224 for MobileNetV2); smaller is faster, see README", undefined)
     .option('--device <cpu|cuda>', 'execution provider (cuda needs the CUDA build of ONNX Runtime)', 'cpu');
 }
 
@@ -31,6 +33,7 @@ export function featurizeOptionsOf(o: Record<string, unknown>) {
     maxPixels: parseFlag(flag.positiveInt, o.maxPixels ?? String(DEFAULT_MAX_PIXELS), '--max-pixels'),
     maxRejectRatio: optionalFlag(flag.ratio, o.maxRejectRatio, '--max-reject-ratio'),
     device: parseFlag(flag.device, o.device ?? 'cpu', '--device'),
+    allowRemovals: Boolean(o.allowRemovals),
   };
 }
 
@@ -40,7 +43,8 @@ export function addFeaturizeOptions(cmd: Command): Command {
     .option('--partition-size <n>', `images per partition / part file (default ${DEFAULTS.partitionSize})`)
     .option('--limit <n>', 'only the first n images of the listing')
     .option('--max-pixels <n>', `reject images with more pixels than this (default ${DEFAULT_MAX_PIXELS})`)
-    .option('--max-reject-ratio <r>', 'exit non-zero (and write no _SUCCESS) when more than this share of images is rejected');
+    .option('--max-reject-ratio <r>', 'exit non-zero (and write no _SUCCESS) when more than this share of images is rejected')
+    .option('--allow-removals', 'let an update remove more than half of the dataset\'s images (a listing that lost them is otherwise refused)');
 }
 
 export interface MemoryUse {
@@ -63,10 +67,12 @@ export async function openJobInputs(inputArg: string, outputArg: string, o: Reco
     import('../storage/open.js'),
     import('../source/listing.js'),
   ]);
+  const inputSize = optionalFlag(flag.inputSize, o.inputSize, '--input-size');
   const input = openStore(inputArg);
   const output = openStore(outputArg);
   await assertHasImages(input);
-  const model = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
+  const resolved = await resolveModel({ model: o.model as string | undefined, specFile: o.modelSpec as string | undefined, log: (m) => logger.info(m) });
+  const model = { ...resolved, spec: withInputSize(resolved.spec, inputSize) };
   return { input, output, model };
 }
 
@@ -79,8 +85,16 @@ export function printFeaturizeSummary(s: FeaturizeSummary, json: boolean, memory
   const resumed = s.resumedPartitions ? ` (${s.resumedPartitions} of ${s.partitions} partitions resumed)` : '';
   process.stdout.write(
     `featurized ${s.rows} images, ${s.rejects} rejected, ${s.labels} labels, ${s.partitions} partitions → ${s.output}\n` +
+      (s.update ? `${updateLine(s)}\n` : '') +
       `${s.seconds.toFixed(1)} s, ${s.imagesPerSecond.toFixed(1)} images/s${resumed}\n`,
   );
+}
+
+/** What an update did, in one line. */
+export function updateLine(s: FeaturizeSummary): string {
+  const u = s.update!;
+  if (u.unchanged) return `version ${s.version}: nothing new, changed or removed${u.touched ? ` (${u.touched} images touched, same bytes)` : ''}`;
+  return `version ${s.version}: +${u.added} new, ~${u.changed} changed, -${u.removed} removed images; ${u.featurized} featurized; parts +${u.partsAdded.length} -${u.partsRemoved.length}`;
 }
 
 export function registerFeaturize(program: Command, log: () => Logger): void {
@@ -89,7 +103,7 @@ export function registerFeaturize(program: Command, log: () => Logger): void {
     .description('featurize a folder (or s3:// prefix) of images into a Parquet dataset of MobileNetV2 features')
     .argument('<input>', 'folder or s3://bucket/prefix with <label>/<image> files (searched recursively)')
     .argument('<output>', 'dataset folder or s3:// prefix to write (part-*.parquet, _manifest.json, _rejects.csv, _SUCCESS)')
-    .option('--overwrite', 'replace a previous output instead of resuming it')
+    .option('--overwrite', 'replace a previous output instead of resuming or updating it')
     .option('--json', 'print the summary as JSON')
     .option('--quiet', 'no progress display');
   addFeaturizeOptions(addPoolOptions(addModelOptions(cmd)));
@@ -99,6 +113,8 @@ export function registerFeaturize(program: Command, log: () => Logger): void {
 Examples:
   $ fruits featurize ../shared/data/fruits360-mini/Test out/features
   $ fruits featurize photos/ s3://my-bucket/features --workers 2 --batch-size 32
+  $ fruits featurize ../shared/data/fruits360-mini/Test out/features128 --input-size 128
+  $ fruits featurize photos/ out/features          # again, later: only new and changed photos
   $ fruits featurize photos/ out --model resnet50.onnx --model-spec resnet50.json`,
   );
   cmd.action(async (inputArg: string, outputArg: string, o: Record<string, unknown>) => {

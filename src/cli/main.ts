@@ -14,6 +14,7 @@ import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
 import { registerDashboard } from './dashboard.js';
 import { registerDrift } from './drift.js';
+import { registerCompact } from './compact.js';
 import { registerTelegram } from './telegram.js';
 import { flag, parseFlag, UsageError } from './options.js';
 import { z } from 'zod';
@@ -46,6 +47,7 @@ const program = new Command('fruits')
 registerRun(program, log);
 registerFeaturize(program, log);
 registerReduce(program, log);
+registerCompact(program, log);
 registerInspect(program);
 registerClassifyCommands(program, log);
 registerTelegram(program, log);

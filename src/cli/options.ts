@@ -18,6 +18,8 @@ export const flag = {
   positiveInt: intFlag(1),
   nonNegativeInt: intFlag(0),
   workers: intFlag(1, 256),
+  /** MobileNetV2 downsamples 32×: smaller inputs leave it nothing to pool. */
+  inputSize: intFlag(32, 1024),
   ratio: z.string().trim().regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'a number from 0 to 1').transform(Number),
   device: z.enum(DEVICES),
 };

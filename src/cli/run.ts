@@ -5,14 +5,14 @@ import type { RunSummary } from '../pipeline/run.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { addRedisOptions, redisOptionsOf } from './worker.js';
-import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf, openJobInputs } from './featurize.js';
+import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf, memoryUse, openJobInputs, updateLine, type MemoryUse } from './featurize.js';
 import { addPcaOptions, pcaOptionsOf } from './pca-options.js';
 import { parseFlag, poolSize } from './options.js';
 
-function printRunSummary(s: RunSummary, json: boolean): void {
+function printRunSummary(s: RunSummary, json: boolean, memory?: MemoryUse): void {
   if (json) {
     const { manifest: _m, rejectList: _r, ...featurize } = s.featurize;
-    process.stdout.write(`${JSON.stringify({ ...s, featurize })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...s, featurize, memory })}\n`);
     return;
   }
   const f = s.featurize;
@@ -20,7 +20,8 @@ function printRunSummary(s: RunSummary, json: boolean): void {
     [
       `run ${s.runId} → ${s.output}`,
       `  featurize  ${f.rows} images, ${f.rejects} rejected, ${f.labels} labels, ${f.seconds.toFixed(1)} s (${f.imagesPerSecond.toFixed(1)} images/s)${f.resumedPartitions ? `, ${f.resumedPartitions}/${f.partitions} partitions resumed` : ''}`,
-      `  statistics ${s.statistics.rows} rows × ${s.statistics.dim}, ${s.statistics.seconds.toFixed(2)} s${s.statistics.resumed ? ' (resumed)' : ''}`,
+      ...(f.update ? [`             ${updateLine(f)}`] : []),
+      `  statistics ${s.statistics.rows} rows × ${s.statistics.dim}, ${s.statistics.seconds.toFixed(2)} s${s.statistics.resumed ? ' (resumed)' : s.statistics.parts ? ` (${s.statistics.computedParts} of ${s.statistics.parts} parts computed)` : ''}`,
       `  fit        k = ${s.fit.k}, ${(100 * s.fit.explainedVariance).toFixed(2)}% of the variance, ${s.fit.seconds.toFixed(2)} s${s.fit.resumed ? ' (resumed)' : ''}`,
       `  transform  ${s.transform.rows} rows → ${s.transform.k} components, ${s.transform.seconds.toFixed(2)} s${s.transform.resumedParts ? ` (${s.transform.resumedParts} parts resumed)` : ''}`,
       `  report     ${s.report}`,
@@ -37,7 +38,8 @@ export function registerRun(program: Command, log: () => Logger): void {
     .argument('<output>', 'folder or s3:// prefix: features/, pca/, reduced/, report.html')
     .option('--csv', 'also write the reduced vectors as CSV (reduced-csv/)')
     .option('--run-id <id>', 'name of this run (default: kept from a previous run in <output>, else a timestamp)')
-    .option('--overwrite', 'replace a previous run in <output> instead of resuming it')
+    .option('--overwrite', 'replace a previous run in <output> instead of resuming or updating it')
+    .option('--keep-pca', 'on an update, keep the fitted PCA model and project only new and changed rows (default: refit from the merged statistics, re-project every row)')
     .option('--engine <local|distributed>', 'run tasks in local worker processes, or on `fruits worker` processes through a Redis queue', 'local')
     .option('--json', 'print the summary as JSON')
     .option('--quiet', 'no progress display');
@@ -49,6 +51,8 @@ Examples:
   $ fruits run ../shared/data/fruits360-mini/Training out --variance 0.95
   $ fruits run photos/ out --k 200 --scale minmax --csv
   $ fruits run s3://my-bucket/Test s3://my-bucket/Results/run-1
+  $ fruits run photos/ out --input-size 128    # 100×100 photos: ~3× faster, ~1 point of top-1
+  $ fruits run photos/ out --keep-pca          # again after new photos: only they are featurized and projected
   $ fruits run photos/ out --engine distributed --redis redis://10.0.0.5:6379 --run-id nightly-42`,
   );
   cmd.action(async (inputArg: string, outputArg: string, o: Record<string, unknown>) => {
@@ -68,14 +72,14 @@ Examples:
     let runner: Runner;
     let runId = o.runId as string | undefined;
     if (engine === 'distributed') {
-      const [{ DistributedRunner }, { runIdFor }, { redactRedisUrl }] = await Promise.all([
+      const [{ DistributedRunner }, { chooseRunId }, { redactRedisUrl }] = await Promise.all([
         import('../runner/distributed/coordinator.js'),
-        import('../runner/distributed/run-id.js'),
+        import('../pipeline/run-id.js'),
         import('../runner/distributed/redis-url.js'),
       ]);
       const redis = redisOptionsOf(o);
       // The runner needs the run id before the job starts: the one runJob would choose.
-      runId = await runIdFor(output, runId, Boolean(o.overwrite));
+      runId = await chooseRunId(output, runId, Boolean(o.overwrite));
       runner = new DistributedRunner({ redisUrl: redis.url, prefix: redis.prefix, runId, fresh: Boolean(o.overwrite), log: logger });
       if (o.workers !== undefined || o.threads !== undefined) logger.warn('--workers/--threads size the local engine; size distributed workers with `fruits worker --concurrency/--threads`');
       logger.info(`distributed run ${runId} on ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix})`);
@@ -92,6 +96,7 @@ Examples:
         ...fopts,
         ...popts,
         csv: Boolean(o.csv),
+        keepPca: Boolean(o.keepPca),
         runId,
         overwrite: Boolean(o.overwrite),
         runner,
@@ -101,6 +106,6 @@ Examples:
     } finally {
       await runner.close();
     }
-    printRunSummary(summary, Boolean(o.json));
+    printRunSummary(summary, Boolean(o.json), runner instanceof LocalRunner ? memoryUse(runner) : undefined);
   });
 }

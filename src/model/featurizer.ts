@@ -46,7 +46,7 @@ async function editedModel<T>(model: ResolvedModel, edit: (bytes: Uint8Array) =>
 
 /** The network alone, its feature tensor exposed as FEATURE_OUTPUT (what the raw-inference benchmark runs). */
 export async function networkBytes(model: ResolvedModel): Promise<Uint8Array> {
-  return editedModel(model, (bytes) => withFeatureOutput(bytes, model.spec.feature.tensor));
+  return editedModel(model, (bytes) => withFeatureOutput(bytes, model.spec.feature.tensor, model.spec));
 }
 
 export class Featurizer {

@@ -12,10 +12,14 @@ export const PREPROCESS_OUTPUT = 'model_input';
 /** Resize with a `sizes` input and optional `roi`/`scales` arrived in opset 13. */
 const PREPROCESS_OPSET = 13;
 
-/** Returns the model with one output, FEATURE_OUTPUT = Flatten(feature tensor) of shape [N, dim]. */
-export function withFeatureOutput(modelBytes: Uint8Array, tensor: string): Uint8Array {
+/**
+ * The network alone with one output, FEATURE_OUTPUT = Flatten(feature tensor) of shape [N, dim];
+ * given a spec, taking inputs of its size (see fitInputSize).
+ */
+export function withFeatureOutput(modelBytes: Uint8Array, tensor: string, sized?: ModelSpec): Uint8Array {
   const model = decodeModel(modelBytes);
   exposeFeature(model, tensor);
+  if (sized) fitInputSize(model, sized);
   return encodeModel(model);
 }
 
@@ -27,6 +31,7 @@ export function withFeatureOutput(modelBytes: Uint8Array, tensor: string): Uint8
 export function featurizerModel(modelBytes: Uint8Array, spec: ModelSpec): { bytes: Uint8Array; spliced: boolean } {
   const model = decodeModel(modelBytes);
   exposeFeature(model, spec.feature.tensor);
+  fitInputSize(model, spec);
   const spliced = splicePreprocessing(model, spec);
   return { bytes: encodeModel(model), spliced };
 }
@@ -43,6 +48,25 @@ function exposeFeature(model: ModelProto, tensor: string): void {
   // Flatten(axis=1) turns [N, C, 1, 1] pools into [N, C] and leaves [N, C] as it is.
   graph.node.push(op('Flatten', [tensor], [FEATURE_OUTPUT], { axis: { int: 1 } }, 'fruits_flatten_features'));
   graph.output = [tensorInfo(FEATURE_OUTPUT, FLOAT, ['N', 'D'])];
+}
+
+/**
+ * Makes the network's spatial input dimensions symbolic when the graph declares another size
+ * than the spec's (`--input-size`): fully convolutional networks with a global pool (MobileNetV2)
+ * accept any size, and ONNX Runtime then infers every shape from the input. Intermediate shapes
+ * recorded for the declared size (value_info) would contradict that, so they go too.
+ */
+function fitInputSize(model: ModelProto, spec: ModelSpec): void {
+  const input = model.graph?.input.find((i) => i.name === spec.input.name);
+  const type = input?.type?.value;
+  const dims = type?.case === 'tensorType' ? type.value.shape?.dim : undefined;
+  if (!dims || dims.length !== 4) return;
+  const [h, w] = spec.input.layout === 'NCHW' ? [2, 3] : [1, 2];
+  const fixed = (i: number, size: number) => dims[i].value.case === 'dimValue' && Number(dims[i].value.value) !== size;
+  if (!fixed(h, spec.input.height) && !fixed(w, spec.input.width)) return;
+  dims[h].value = { case: 'dimParam', value: 'height' };
+  dims[w].value = { case: 'dimParam', value: 'width' };
+  model.graph!.valueInfo = [];
 }
 
 function node(opType: string, input: string[], output: string[], attrs: Record<string, Attr> = {}) {

@@ -1,6 +1,7 @@
 // A model spec says how to feed an ONNX image classifier and which tensor holds the features:
 // everything the featurizer needs to know about a model, and nothing else.
 import { z } from 'zod';
+import { UserError } from '../util/errors.js';
 
 const scaleOffset = z.object({
   kind: z.literal('scale_offset'),
@@ -17,7 +18,7 @@ const meanStd = z.object({
 
 export const modelSpecSchema = z.object({
   /** Stable identifier written into every output (manifest, Parquet footer, PCA model). */
-  id: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'model id: letters, digits, . _ - only'),
+  id: z.string().min(1).regex(/^[A-Za-z0-9._-]+(@[0-9]+)?$/, 'model id: letters, digits, . _ - only (and @<input size>)'),
   description: z.string().optional(),
   /** File name of the .onnx inside a model folder or the cache. */
   file: z.string().min(1),
@@ -57,4 +58,22 @@ export function parseModelSpec(value: unknown, where: string): ModelSpec {
     throw new Error(`${where}: invalid model spec: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   return r.data;
+}
+
+/** The input size a featurizer id names (`<id>@<n>`), if not the network's declared one. */
+export function inputSizeOfId(id: string): number | undefined {
+  const m = /@([0-9]+)$/.exec(id);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The spec of a network run at n×n instead of its declared input size. Its id becomes
+ * `<id>@<n>`: the id is the featurizer's identity in manifests, PCA models and bundles, so
+ * features of different input sizes are refused wherever two feature spaces meet. The declared
+ * size keeps the plain id (datasets made before the flag existed stay compatible).
+ */
+export function withInputSize(spec: ModelSpec, size: number | undefined): ModelSpec {
+  if (size === undefined || (spec.input.width === size && spec.input.height === size)) return spec;
+  if (inputSizeOfId(spec.id) !== undefined) throw new UserError(`model ${spec.id}: already runs at ${inputSizeOfId(spec.id)}×${inputSizeOfId(spec.id)} ('@<n>' in an id is the input size); use the model's own id with --input-size`);
+  return { ...spec, id: `${spec.id}@${size}`, input: { ...spec.input, width: size, height: size } };
 }

@@ -4,8 +4,12 @@
 import sharp from 'sharp';
 import { assertHasImages, listImages } from '../source/listing.js';
 import { partFileName, planPartitions, writePlan, type Partition } from '../source/partition.js';
-import { MANIFEST, REJECTS, SUCCESS, checkOutputLocation, readJson, sidecarKey, toCsv, writeJson } from '../sink/dataset.js';
+import { checkOutputLocation, toCsv } from '../sink/dataset.js';
+import { MANIFEST, REJECTS, SUCCESS, partSummarySchema, readJsonOrNothing, sidecarKey, writeJson, type IndexEntry } from '../sink/formats.js';
 import { FEATURES_FORMAT, configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';
+import { IndexWriter } from '../sink/dataset-index.js';
+import { acquireLock, type DatasetLock } from '../sink/lock.js';
+import { rollForward, updateDataset, type VersionChange } from './update.js';
 import type { Store } from '../storage/store.js';
 import type { ResolvedModel } from '../model/resolve.js';
 import type { FeaturizeResult, FeaturizeTask, Reject } from '../tasks/featurize-partition.js';
@@ -27,6 +31,8 @@ export interface FeaturizeJobOptions {
   overwrite: boolean;
   /** Fail (non-zero exit, no _SUCCESS) when rejects / listed exceeds this. */
   maxRejectRatio?: number;
+  /** An update may remove more than half of the dataset's images (or all of them). */
+  allowRemovals?: boolean;
   runner: Runner;
   progress: Progress;
   log: Logger;
@@ -45,6 +51,9 @@ export interface FeaturizeSummary {
   seconds: number;
   imagesPerSecond: number;
   manifest: FeaturesManifest;
+  /** The dataset version after this run, and what this run changed (absent for a first run). */
+  version?: number;
+  update?: VersionChange;
 }
 
 export class TooManyRejectsError extends UserError {
@@ -74,6 +83,18 @@ async function* tap<T>(source: AsyncIterable<T>, onItem: (item: T) => void): Asy
   }
 }
 
+/** Footer metadata shared by every part of a features dataset. */
+export function footerMetadata(config: JobConfig, dim: number): Record<string, string> {
+  return {
+    'fruits.format': FEATURES_FORMAT,
+    'fruits.model_id': config.model.id,
+    'fruits.model_sha256': config.model.sha256,
+    'fruits.feature_dim': String(dim),
+    'fruits.preprocessing': JSON.stringify(config.preprocessing),
+    'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
+  };
+}
+
 export async function featurizeJob(opts: FeaturizeJobOptions): Promise<FeaturizeSummary> {
   const t0 = performance.now();
   const { input, output, model, log } = opts;
@@ -92,17 +113,78 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
 
   const state = await checkOutputLocation(output, FEATURES_FORMAT);
   let previous: FeaturesManifest | undefined;
-  if (state === 'previous') {
-    if (opts.overwrite) {
+  if (state === 'previous' && !opts.overwrite) {
+    previous = await readFeaturesManifest(output);
+    const diff = previous && configDifference(previous.config, config);
+    if (diff) throw new UserError(`output ${output.root} holds a run with other settings (${diff}); pass --overwrite to replace it, or choose another output`);
+  }
+  const lock = await acquireLock(output, 'fruits featurize', log);
+  try {
+    if (state === 'previous' && opts.overwrite) {
       log.info(`--overwrite: removing the previous output in ${output.root}`);
       await output.deletePrefix('');
-    } else {
-      previous = await readFeaturesManifest(output);
-      const diff = previous && configDifference(previous.config, config);
-      if (diff) throw new UserError(`output ${output.root} holds a run with other settings (${diff}); pass --overwrite to replace it, or choose another output`);
+      await lock.rewrite();
     }
+    if (previous?.status === 'committing') previous = await rollForward(output, previous, log);
+    if (previous?.status === 'complete' && previous.version !== undefined && previous.index) {
+      return await updateJob(opts, previous, config, lock, t0);
+    }
+    return await firstRun(opts, previous, config, lock, t0);
+  } finally {
+    await lock.release().catch(() => undefined);
   }
+}
 
+/** A dataset that holds a complete version: only what changed in the input is done. */
+async function updateJob(opts: FeaturizeJobOptions, previous: FeaturesManifest, config: JobConfig, lock: DatasetLock, t0: number): Promise<FeaturizeSummary> {
+  const { input, output, model } = opts;
+  const r = await updateDataset({
+    input,
+    output,
+    previous,
+    partitionSize: opts.partitionSize,
+    limit: opts.limit,
+    batchSize: opts.batchSize,
+    maxPixels: opts.maxPixels,
+    allowRemovals: opts.allowRemovals ?? false,
+    metadata: footerMetadata(config, model.spec.feature.dim),
+    model: { spec: model.spec, sha256: model.sha256, path: model.path },
+    runner: opts.runner,
+    progress: opts.progress,
+    log: opts.log,
+    lock,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const m = r.manifest;
+  const partitions = m.partitions?.length ?? 0;
+  const manifest: FeaturesManifest = r.change.unchanged
+    ? m
+    : {
+        ...m,
+        timings: { seconds, imagesPerSecond: r.change.featurized / seconds, resumedPartitions: partitions - r.change.partsAdded.length, taskSeconds: r.taskSeconds },
+      };
+  if (!r.change.unchanged) await writeJson(output, MANIFEST, manifest);
+  if (r.change.unchanged) opts.log.info(`${output.root}: no new, changed or removed images; version ${m.version} kept`);
+  return {
+    output: output.root,
+    listed: r.listed,
+    rows: m.counts?.rows ?? 0,
+    rejects: m.counts?.rejects ?? 0,
+    rejectList: r.rejectList,
+    labels: m.counts?.labels ?? 0,
+    partitions,
+    resumedPartitions: partitions - r.change.partsAdded.length,
+    seconds,
+    imagesPerSecond: r.change.featurized / seconds,
+    manifest,
+    version: m.version,
+    update: r.change,
+  };
+}
+
+/** The first version of a dataset (or the rest of an interrupted first run): partitions in listing order. */
+async function firstRun(opts: FeaturizeJobOptions, previous: FeaturesManifest | undefined, config: JobConfig, lock: DatasetLock, t0: number): Promise<FeaturizeSummary> {
+  const { input, output, model, log } = opts;
   log.info(`featurizing ${input.root} → ${output.root} with ${model.spec.id} (${model.sha256.slice(0, 12)}…)`);
   const now = new Date().toISOString();
   const columns = [
@@ -129,14 +211,7 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
   await output.deletePrefix(SUCCESS);
   await writeJson(output, MANIFEST, manifest);
 
-  const metadata: Record<string, string> = {
-    'fruits.format': FEATURES_FORMAT,
-    'fruits.model_id': model.spec.id,
-    'fruits.model_sha256': model.sha256,
-    'fruits.feature_dim': String(model.spec.feature.dim),
-    'fruits.preprocessing': JSON.stringify(config.preprocessing),
-    'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
-  };
+  const metadata = footerMetadata(config, model.spec.feature.dim);
   const modelRef = { spec: model.spec, sha256: model.sha256, path: model.path };
 
   const results: FeaturizeResult[] = [];
@@ -155,9 +230,10 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
   const isDone = async (p: Partition): Promise<FeaturizeResult | undefined> => {
     if (!previous) return undefined;
     const file = partFileName(p.index);
-    const summary = await readJson<FeaturizeResult>(output, sidecarKey(file)).catch(() => undefined);
+    const summary = await readJsonOrNothing(output, sidecarKey(file), partSummarySchema);
     if (summary?.fingerprint !== p.fingerprint || !(await output.exists(file))) return undefined;
-    return summary;
+    const { entries: _entries, ...result } = summary;
+    return result;
   };
 
   let partitions = 0;
@@ -211,6 +287,8 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
   const sum = (k: 'read' | 'decode' | 'infer' | 'write') => results.reduce((s, r) => s + r.seconds[k], 0);
   const ratio = listed === 0 ? 0 : rejects.length / listed;
   const tooMany = opts.maxRejectRatio !== undefined && ratio > opts.maxRejectRatio;
+  const index = await firstIndex(output, results);
+  await lock.assertHeld();
   const finished: FeaturesManifest = {
     ...manifest,
     status: tooMany ? 'too_many_rejects' : 'complete',
@@ -224,6 +302,21 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
       resumedPartitions: resumed,
       taskSeconds: { read: sum('read'), decode: sum('decode'), infer: sum('infer'), write: sum('write') },
     },
+    ...(index && {
+      version: 1,
+      index,
+      versions: [
+        {
+          version: 1,
+          time: new Date().toISOString(),
+          images: { added: listed, changed: 0, removed: 0 },
+          parts: { added: results.map((r) => r.file), removed: [] },
+          rows,
+          featurizer: { id: model.spec.id, sha256: model.sha256 },
+          kind: 'full' as const,
+        },
+      ],
+    }),
   };
   await writeJson(output, MANIFEST, finished);
   const summary: FeaturizeSummary = {
@@ -238,10 +331,26 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
     seconds,
     imagesPerSecond: finished.timings!.imagesPerSecond,
     manifest: finished,
+    version: finished.version,
   };
   if (tooMany) throw new TooManyRejectsError(summary, ratio, opts.maxRejectRatio!);
   await output.write(SUCCESS, '');
   return summary;
+}
+
+/**
+ * The index of a first version, from the partitions' summaries in partition order (which is key
+ * order). Undefined when a summary has no entries (parts of an older build): such a dataset is
+ * resumed as before, and updated only after one --overwrite.
+ */
+async function firstIndex(output: Store, results: readonly FeaturizeResult[]) {
+  const writer = new IndexWriter(output);
+  for (const r of results) {
+    const summary = await readJsonOrNothing(output, sidecarKey(r.file), partSummarySchema);
+    if (!summary?.entries) return undefined;
+    for (const e of summary.entries) await writer.add((e.r === undefined ? { ...e, p: r.file } : e) satisfies IndexEntry);
+  }
+  return writer.close();
 }
 
 /** Parts left from an earlier, larger listing would add rows that are no longer in the input;

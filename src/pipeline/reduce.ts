@@ -1,7 +1,22 @@
 // The jobs after featurization: statistics (a tree of merge-able partial statistics), the PCA
 // fit, and the transform of every features part. Each plans tasks for a runner, checks what an
 // earlier run already finished, and writes only through stores.
-import { MANIFEST, SUCCESS, checkOutputLocation, noDatasetError, readJson, sidecarKey, writeJson } from '../sink/dataset.js';
+import { checkOutputLocation, noDatasetError } from '../sink/dataset.js';
+import {
+  MANIFEST,
+  PART_FILE,
+  PARTS_DIR,
+  REDUCED_FORMAT,
+  SUCCESS,
+  fitInfoSchema,
+  readJson,
+  readJsonOrNothing,
+  reducedManifestHeadSchema,
+  sidecarKey,
+  statsSummarySchema,
+  transformSummarySchema,
+  writeJson,
+} from '../sink/formats.js';
 import { readFeaturesManifest, type FeaturesManifest } from '../sink/manifest.js';
 import { parsePcaModel, IncompatibleFeaturesError, checkCompatible, type ComponentSelection, type PcaModel, type ScaleMode } from '../pca/index.js';
 import type { Store } from '../storage/store.js';
@@ -13,13 +28,17 @@ import type { ScatterSample, TransformResult, TransformTask } from '../tasks/tra
 import type { Progress } from '../util/progress.js';
 import { UserError } from '../util/errors.js';
 import { sha256Hex } from '../util/hash.js';
+import { inputSizeOfId } from '../model/spec.js';
 import { SOFTWARE } from '../version.js';
+import { z } from 'zod';
 
 export const STATS_FILE = 'stats.bin';
 export const MODEL_FILE = 'model.json';
 const STATS_INFO = '_stats.json';
 const FIT_INFO = '_fit.json';
-export const REDUCED_FORMAT = 'fruits.reduced';
+/** Statistics of each features part, kept across updates: a part is never counted twice. */
+const PART_STATS_DIR = '_stats/parts';
+export { REDUCED_FORMAT };
 
 export interface StageOptions {
   runner: Runner;
@@ -36,53 +55,76 @@ export async function completeFeatures(features: Store): Promise<FeaturesManifes
   return manifest;
 }
 
+/** The featurizer of a features dataset: its weights, and the input size when not the declared one (`<id>@<n>`). */
+function featurizerKey(m: FeaturesManifest): string {
+  const { id, sha256 } = m.config.model;
+  return inputSizeOfId(id) === undefined ? sha256 : `${sha256}@${inputSizeOfId(id)}`;
+}
+
 /** Identifies a features dataset's content: the parts' fingerprints and the model. */
 export function featuresFingerprint(m: FeaturesManifest): string {
-  return sha256Hex(JSON.stringify([m.config.model.sha256, (m.partitions ?? []).map((p) => [p.file, p.fingerprint, p.rows])]));
+  return sha256Hex(JSON.stringify([featurizerKey(m), (m.partitions ?? []).map((p) => [p.file, p.fingerprint, p.rows])]));
 }
 
 async function runAll(runner: Runner, tasks: Task[], progress: Progress): Promise<TaskResult[]> {
   return runner.run(tasks, { onProgress: (n) => progress.tick(n) });
 }
 
-export interface StatsSummary {
-  rows: number;
-  dim: number;
-  fingerprint: string;
-  seconds: number;
-  resumed: boolean;
+export type StatsSummary = z.infer<typeof statsSummarySchema>;
+
+/**
+ * A PCA folder holds the fit of one featurizer: fitting features of another network, other weights
+ * or another input size there would replace it by mistake (and mean nothing to what it reduced).
+ */
+async function checkPcaFolder(pca: Store, manifest: FeaturesManifest): Promise<void> {
+  if (!(await pca.exists(MODEL_FILE))) return;
+  const fitted = parsePcaModel((await pca.read(MODEL_FILE)).toString('utf8'), pca.uriOf(MODEL_FILE)).featurizer;
+  const { id, sha256 } = manifest.config.model;
+  if (fitted.modelId !== id || fitted.sha256 !== sha256) {
+    throw new UserError(`${pca.root} holds a PCA fitted on features of ${fitted.modelId} (${fitted.sha256.slice(0, 12)}…), these are of ${id} (${sha256.slice(0, 12)}…); fit into another folder`);
+  }
 }
 
 /**
- * Partial statistics of groups of parts, then merged as a tree (fan-in `fanIn`) into STATS_FILE
- * in the `pca` store. Groups and tree are fixed by the part count alone, so every runner merges
- * in the same order and gets the same numbers.
+ * The statistics file of one features part: named after the part, its images and the featurizer
+ * (the same photos featurized again with other weights or at another input size are another part).
  */
-export async function statisticsJob(
-  features: Store,
-  pca: Store,
-  opts: StageOptions & { groupSize?: number; fanIn?: number },
-): Promise<StatsSummary> {
+function partStatsKey(p: { file: string; fingerprint: string }, featurizer: string): string {
+  return `${PART_STATS_DIR}/${p.file.replace(/\.parquet$/, '')}-${sha256Hex(`${p.fingerprint}\n${featurizer}`).slice(0, 16)}.bin`;
+}
+
+/**
+ * Statistics of each part (kept: an update computes them only for its new parts), then merged as
+ * a tree (fan-in `fanIn`) into STATS_FILE in the `pca` store. The tree is fixed by the part list
+ * alone, so every runner merges in the same order and gets the same numbers.
+ */
+export async function statisticsJob(features: Store, pca: Store, opts: StageOptions & { fanIn?: number }): Promise<StatsSummary> {
   const t0 = performance.now();
   const manifest = await completeFeatures(features);
+  await checkPcaFolder(pca, manifest);
   const fingerprint = featuresFingerprint(manifest);
-  const done = await readJson<StatsSummary>(pca, STATS_INFO).catch(() => undefined);
-  if (done?.fingerprint === fingerprint && (await pca.exists(STATS_FILE))) return { ...done, resumed: true };
+  const done = await readJsonOrNothing(pca, STATS_INFO, statsSummarySchema);
+  if (done?.fingerprint === fingerprint && (await pca.exists(STATS_FILE))) return { ...done, resumed: true, computedParts: 0 };
 
-  const parts = (manifest.partitions ?? []).filter((p) => p.rows > 0).map((p) => p.file);
+  const parts = (manifest.partitions ?? []).filter((p) => p.rows > 0);
   if (parts.length === 0) throw new UserError(`${features.root}: no rows to fit a PCA on`);
-  const groupSize = opts.groupSize ?? 4;
   const fanIn = opts.fanIn ?? 8;
   const dir = '_stats';
-  let level: string[] = [];
-  const groups: Task[] = [];
-  for (let g = 0; g * groupSize < parts.length; g++) {
-    const file = `${dir}/g-${String(g).padStart(5, '0')}.bin`;
-    level.push(file);
-    groups.push({ kind: 'stats', features: features.root, parts: parts.slice(g * groupSize, (g + 1) * groupSize), output: pca.root, file });
+  const featurizer = featurizerKey(manifest);
+  let level: string[] = parts.map((p) => partStatsKey(p, featurizer));
+  const missing: Task[] = [];
+  for (const p of parts) {
+    const file = partStatsKey(p, featurizer);
+    if (!(await pca.exists(file))) missing.push({ kind: 'stats', features: features.root, parts: [p.file], output: pca.root, file });
   }
   opts.progress.stage('statistics', parts.length, 'parts');
-  await runAll(opts.runner, groups, opts.progress);
+  opts.progress.tick(parts.length - missing.length);
+  await runAll(opts.runner, missing, opts.progress);
+  // Statistics of parts the dataset no longer holds are not merged again, nor kept.
+  const current = new Set(level);
+  const unused: string[] = [];
+  for await (const o of pca.list(PART_STATS_DIR)) if (!current.has(o.key)) unused.push(o.key);
+  for (const key of unused) await pca.deletePrefix(key);
   // Merge levels until one file remains; the last merge writes STATS_FILE itself.
   let depth = 1;
   let result: StatsResult | undefined;
@@ -100,8 +142,19 @@ export async function statisticsJob(
     level = next;
     depth++;
   } while (level.length > 1);
-  await pca.deletePrefix(`${dir}/`);
-  const summary: StatsSummary = { rows: result.rows, dim: result.dim, fingerprint, seconds: (performance.now() - t0) / 1000, resumed: false };
+  // The merge levels are recomputed each time; the per-part statistics are kept.
+  const levels: string[] = [];
+  for await (const o of pca.list(dir)) if (/^_stats\/l\d+-/.test(o.key)) levels.push(o.key);
+  for (const key of levels) await pca.deletePrefix(key);
+  const summary: StatsSummary = {
+    rows: result.rows,
+    dim: result.dim,
+    fingerprint,
+    seconds: (performance.now() - t0) / 1000,
+    resumed: false,
+    computedParts: missing.length,
+    parts: parts.length,
+  };
   await writeJson(pca, STATS_INFO, summary);
   return summary;
 }
@@ -121,11 +174,11 @@ export async function fitJob(
   pca: Store,
   opts: StageOptions & { scale: ScaleMode; components: ComponentSelection; featurizer: { modelId: string; sha256: string } },
 ): Promise<FitSummary> {
-  const stats = await readJson<StatsSummary>(pca, STATS_INFO);
+  const stats = await readJson(pca, STATS_INFO, statsSummarySchema);
   if (!stats) throw new UserError(`${pca.root}: no statistics (${STATS_FILE}) to fit from`);
   checkComponentCount(opts.components, stats.dim);
   const key = JSON.stringify({ stats: stats.fingerprint, scale: opts.scale, components: opts.components });
-  const previous = await readJson<FitResult & { key: string }>(pca, FIT_INFO).catch(() => undefined);
+  const previous = await readJsonOrNothing(pca, FIT_INFO, fitInfoSchema);
   let result: FitResult;
   let resumed = false;
   if (previous?.key === key && (await pca.exists(MODEL_FILE))) {
@@ -145,6 +198,21 @@ export async function fitJob(
   return { ...result, resumed, model: parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE)), modelSha256: sha256Hex(bytes) };
 }
 
+/**
+ * --keep-pca: the model an earlier run fitted, used as it is (new rows are projected with it;
+ * nothing is recomputed). Undefined when there is none yet.
+ */
+export async function keptFit(pca: Store): Promise<{ statistics: StatsSummary; fit: FitSummary } | undefined> {
+  const [stats, info] = await Promise.all([readJsonOrNothing(pca, STATS_INFO, statsSummarySchema), readJsonOrNothing(pca, FIT_INFO, fitInfoSchema)]);
+  if (!stats || !info || !(await pca.exists(MODEL_FILE))) return undefined;
+  const bytes = await pca.read(MODEL_FILE);
+  const { key: _key, ...result } = info;
+  return {
+    statistics: { ...stats, resumed: true, computedParts: 0 },
+    fit: { ...result, resumed: true, model: parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE)), modelSha256: sha256Hex(bytes) },
+  };
+}
+
 /** `s3://b/x/model.json` → store of `s3://b/x` and key `model.json`; a folder → its model.json. */
 export function splitModelLocation(location: string): { dir: string; file: string } {
   if (/\.json$/i.test(location)) {
@@ -162,6 +230,7 @@ export interface TransformSummary {
   k: number;
   seconds: number;
   sample: ScatterSample[];
+  featuresVersion?: number;
 }
 
 export async function transformJob(
@@ -189,7 +258,7 @@ export async function transformJob(
   const state = await checkOutputLocation(output, REDUCED_FORMAT);
   if (state === 'previous' && opts.overwrite) await output.deletePrefix('');
   if (opts.csv && opts.overwrite) await opts.csv.deletePrefix('');
-  const previous = state === 'previous' && !opts.overwrite ? await readJson<{ pcaSha256?: string }>(output, MANIFEST) : undefined;
+  const previous = state === 'previous' && !opts.overwrite ? await readJson(output, MANIFEST, reducedManifestHeadSchema) : undefined;
   if (previous && previous.pcaSha256 !== pcaSha256) {
     throw new UserError(`output ${output.root} holds a transform with another PCA model; pass --overwrite to replace it`);
   }
@@ -223,7 +292,7 @@ export async function transformJob(
   const results: TransformResult[] = [];
   const tasks: TransformTask[] = [];
   for (const p of parts) {
-    const done = await readJson<TransformResult>(output, sidecarKey(p.file)).catch(() => undefined);
+    const done = await readJsonOrNothing(output, sidecarKey(p.file), transformSummarySchema);
     if (done && done.fingerprint === p.fingerprint && done.pcaSha256 === pcaSha256 && (await output.exists(p.file)) && (!opts.csv || (await opts.csv.exists(p.file.replace(/\.parquet$/, '.csv'))))) {
       results.push(done);
       continue;
@@ -243,6 +312,19 @@ export async function transformJob(
     });
   }
   const resumedParts = results.length;
+  // Parts of an earlier version of the features dataset are gone from it: gone from here too.
+  const current = new Set(parts.map((p) => p.file));
+  const stale: string[] = [];
+  for await (const o of output.list('')) {
+    const name = o.key.startsWith(`${PARTS_DIR}/`) ? o.key.slice(PARTS_DIR.length + 1).replace(/\.json$/, '.parquet') : o.key;
+    if (PART_FILE.test(name) && !current.has(name)) stale.push(o.key);
+  }
+  for (const key of stale) await output.deletePrefix(key);
+  if (opts.csv) {
+    const staleCsv: string[] = [];
+    for await (const o of opts.csv.list('')) if (PART_FILE.test(o.key.replace(/\.csv$/, '.parquet')) && !current.has(o.key.replace(/\.csv$/, '.parquet'))) staleCsv.push(o.key);
+    for (const key of staleCsv) await opts.csv.deletePrefix(key);
+  }
   opts.progress.stage('transform', parts.length, 'parts');
   opts.progress.tick(resumedParts);
   for (const r of await runAll(opts.runner, tasks, opts.progress)) results.push(r as TransformResult);
@@ -259,9 +341,10 @@ export async function transformJob(
       { name: 'features', type: `list<float32>[${model.k}]` },
     ],
     partitions: results.map((r) => ({ file: r.part, rows: r.rows, fingerprint: r.fingerprint })),
+    featuresVersion: manifest.version,
     timings: { seconds, resumedParts },
   });
   await output.write(SUCCESS, '');
   if (opts.csv) await opts.csv.write(SUCCESS, '');
-  return { output: output.root, rows, parts: results.length, resumedParts, k: model.k, seconds, sample: results.flatMap((r) => r.sample) };
+  return { output: output.root, rows, parts: results.length, resumedParts, k: model.k, seconds, sample: results.flatMap((r) => r.sample), featuresVersion: manifest.version };
 }

@@ -1,9 +1,12 @@
 // `fruits run`: featurize → statistics → fit → transform → report, in one command, with stage
 // outputs in subfolders. Every stage checks what an earlier run finished, so a rerun after a
 // crash redoes only what is missing.
+import { chooseRunId } from './run-id.js';
 import { featurizeJob, type FeaturizeJobOptions, type FeaturizeSummary } from './featurize.js';
-import { MODEL_FILE, fitJob, statisticsJob, transformJob, type FitSummary, type StatsSummary, type TransformSummary } from './reduce.js';
-import { MANIFEST, checkOutputLocation, readJson, writeJson } from '../sink/dataset.js';
+import { MODEL_FILE, fitJob, keptFit, statisticsJob, transformJob, type FitSummary, type StatsSummary, type TransformSummary } from './reduce.js';
+import { checkOutputLocation } from '../sink/dataset.js';
+import { MANIFEST, RUN_FORMAT, RUN_MANIFEST, readJson, readJsonOrNothing, reducedManifestHeadSchema, runManifestHeadSchema, writeJson } from '../sink/formats.js';
+import { withLock } from '../sink/lock.js';
 import { assertHasImages } from '../source/listing.js';
 import { renderReportHtml } from '../report/html.js';
 import { REPORT_LIMITS, type RunReport } from '../report/types.js';
@@ -11,8 +14,7 @@ import type { ComponentSelection, ScaleMode } from '../pca/index.js';
 import type { Store } from '../storage/store.js';
 import { SOFTWARE } from '../version.js';
 
-export const RUN_FORMAT = 'fruits.run';
-export const RUN_MANIFEST = '_run.json';
+export { RUN_FORMAT, RUN_MANIFEST };
 export const LAYOUT = { features: 'features', pca: 'pca', reduced: 'reduced', csv: 'reduced-csv', report: 'report.html' } as const;
 
 export interface RunJobOptions extends Omit<FeaturizeJobOptions, 'output'> {
@@ -21,6 +23,8 @@ export interface RunJobOptions extends Omit<FeaturizeJobOptions, 'output'> {
   components: ComponentSelection;
   csv: boolean;
   runId?: string;
+  /** Keep a fitted PCA model: project only new and changed rows with it (no statistics, no refit). */
+  keepPca?: boolean;
 }
 
 export interface RunSummary {
@@ -40,12 +44,20 @@ export async function runJob(opts: RunJobOptions): Promise<RunSummary> {
   // Input before output: a missing input (or bucket) must not leave a _run.json behind.
   await assertHasImages(opts.input);
   const state = await checkOutputLocation(root, RUN_FORMAT, RUN_MANIFEST);
-  if (state === 'previous' && opts.overwrite) {
-    opts.log.info(`--overwrite: removing the previous run in ${root.root}`);
-    await root.deletePrefix('');
-  }
-  const previous = await readJson<{ runId?: string; createdAt?: string }>(root, RUN_MANIFEST);
-  const runId = opts.runId ?? previous?.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  return withLock(root, 'fruits run', opts.log, async (lock) => {
+    if (state === 'previous' && opts.overwrite) {
+      opts.log.info(`--overwrite: removing the previous run in ${root.root}`);
+      await root.deletePrefix('');
+      await lock.rewrite();
+    }
+    return runStages(opts, t0);
+  });
+}
+
+async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
+  const root = opts.output;
+  const previous = await readJson(root, RUN_MANIFEST, runManifestHeadSchema);
+  const runId = await chooseRunId(root, opts.runId, false); // after --overwrite there is no previous run
   const base = {
     format: RUN_FORMAT,
     formatVersion: 1,
@@ -62,17 +74,21 @@ export async function runJob(opts: RunJobOptions): Promise<RunSummary> {
   const features = root.sub(LAYOUT.features);
   const pca = root.sub(LAYOUT.pca);
   const featurize = await featurizeJob({ ...opts, output: features, overwrite: false });
-  const statistics = await statisticsJob(features, pca, stage);
-  const fit = await fitJob(pca, {
-    ...stage,
-    scale: opts.scale,
-    components: opts.components,
-    featurizer: { modelId: opts.model.spec.id, sha256: opts.model.sha256 },
-  });
+  const kept = opts.keepPca ? await keptFit(pca) : undefined;
+  if (opts.keepPca && !kept) opts.log.info('--keep-pca: no fitted model yet; fitting one');
+  const statistics = kept?.statistics ?? (await statisticsJob(features, pca, stage));
+  const fit =
+    kept?.fit ??
+    (await fitJob(pca, {
+      ...stage,
+      scale: opts.scale,
+      components: opts.components,
+      featurizer: { modelId: opts.model.spec.id, sha256: opts.model.sha256 },
+    }));
   // The run owns reduced/: after a refit (another --k, --variance or --scale) the previous
   // transform is replaced, CSV included, rather than refused as a standalone transform would.
   const reduced = root.sub(LAYOUT.reduced);
-  const previousTransform = await readJson<{ pcaSha256?: string }>(reduced, MANIFEST);
+  const previousTransform = await readJsonOrNothing(reduced, MANIFEST, reducedManifestHeadSchema);
   const replace = previousTransform !== undefined && previousTransform.pcaSha256 !== fit.modelSha256;
   if (replace && !opts.csv) await root.sub(LAYOUT.csv).deletePrefix('');
   const transform = await transformJob(features, { store: pca, file: MODEL_FILE }, reduced, {
@@ -145,5 +161,26 @@ export function buildRunReport(r: {
       cumulative,
     },
     scatter: { total: r.transform.rows, points },
+    dataset: datasetOf(r.featurize),
+  };
+}
+
+function datasetOf(f: FeaturizeSummary): RunReport['dataset'] {
+  const m = f.manifest;
+  if (m.version === undefined || !m.versions) return undefined;
+  return {
+    version: m.version,
+    changed: !f.update?.unchanged,
+    versions: m.versions.slice(-REPORT_LIMITS.versions).map((v) => ({
+      version: v.version,
+      time: v.time,
+      kind: v.kind,
+      added: v.images.added,
+      changed: v.images.changed,
+      removed: v.images.removed,
+      partsAdded: v.parts.added.length,
+      partsRemoved: v.parts.removed.length,
+      rows: v.rows,
+    })),
   };
 }

@@ -37,6 +37,7 @@ ${scatterSection(report)}
 ${labelsSection(report)}
 ${rejectsSection(report)}
 ${timingsSection(report)}
+${versionsSection(report)}
 </main>
 ${chartScripts(specs)}
 </body>
@@ -167,6 +168,28 @@ ${rows || '<tr><td colspan="5" class="empty">No stage timings recorded.</td></tr
     <tfoot><tr><th scope="row">Whole run</th><td class="num">${formatSeconds(r.durationSeconds)}</td><td class="num">${formatCount(r.totals.images)}</td><td class="num">${endToEnd}</td><td class="share"></td></tr></tfoot>
   </table></div>`;
   return card('timings', 'Stage timings', body);
+}
+
+/** The features dataset's version history, this run's version first in mind. */
+function versionsSection(r: RunReport): string {
+  const d = r.dataset;
+  if (!d) return '';
+  const rows = [...d.versions]
+    .reverse()
+    .map(
+      (v) =>
+        `<tr${v.version === d.version ? ' class="current"' : ''}><th scope="row">${v.version}</th><td>${timeTag(v.time)}</td><td>${escapeHtml(v.kind)}</td><td class="num">+${formatCount(v.added)}</td><td class="num">${formatCount(v.changed)}</td><td class="num">−${formatCount(v.removed)}</td><td class="num">+${v.partsAdded} / −${v.partsRemoved}</td><td class="num">${formatCount(v.rows)}</td></tr>`,
+    )
+    .join('\n');
+  const note = d.changed ? `This run made version ${d.version}.` : `Nothing new, changed or removed: version ${d.version} was kept.`;
+  const body = `<p class="note">${escapeHtml(note)}</p>
+  <div class="table-scroll"><table class="versions">
+    <thead><tr><th scope="col">Version</th><th scope="col">Time</th><th scope="col">Kind</th><th scope="col" class="num">Photos added</th><th scope="col" class="num">Changed</th><th scope="col" class="num">Removed</th><th scope="col" class="num">Parts</th><th scope="col" class="num">Rows</th></tr></thead>
+    <tbody>
+${rows}
+    </tbody>
+  </table></div>`;
+  return card('versions', 'Dataset versions', body);
 }
 
 function card(id: string, heading: string, body: string): string {

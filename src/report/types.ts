@@ -11,6 +11,8 @@ export const REPORT_LIMITS = {
   scatterPoints: 5000,
   /** Rejects listed by path; the total is reported separately. */
   rejects: 1000,
+  /** Dataset versions listed (the latest). */
+  versions: 50,
 } as const;
 
 export const REPORT_STAGES = ['featurize', 'statistics', 'fit', 'transform'] as const;
@@ -29,6 +31,17 @@ const StageTiming = z.object({
   seconds,
   items: count,
   itemsPerSecond: z.number().nonnegative(),
+});
+const DatasetVersion = z.object({
+  version: z.int().positive(),
+  time: text,
+  kind: text,
+  added: count,
+  changed: count,
+  removed: count,
+  partsAdded: count,
+  partsRemoved: count,
+  rows: count,
 });
 const ScatterPoint = z.object({ pc1: z.number(), pc2: z.number(), label: text, path: text });
 
@@ -84,6 +97,15 @@ export const RunReportSchema = z
       total: count,
       points: z.array(ScatterPoint).max(REPORT_LIMITS.scatterPoints),
     }),
+    /** The features dataset's versions (the latest ones), and the one this run made or found. */
+    dataset: z
+      .object({
+        version: z.int().positive(),
+        /** False when this run found nothing new, changed or removed. */
+        changed: z.boolean(),
+        versions: z.array(DatasetVersion).max(REPORT_LIMITS.versions),
+      })
+      .optional(),
   })
   .superRefine((r, ctx) => {
     const issue = (path: (string | number)[], message: string) =>

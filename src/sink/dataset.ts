@@ -3,33 +3,14 @@
 // sees only the part files.
 import type { Store } from '../storage/store.js';
 import { UserError } from '../util/errors.js';
+import { LOCK, MANIFEST, anyManifestSchema, readJsonOrNothing } from './formats.js';
 
-export const SUCCESS = '_SUCCESS';
-export const MANIFEST = '_manifest.json';
-export const REJECTS = '_rejects.csv';
-export const PARTS_DIR = '_parts';
-
-export function sidecarKey(partFile: string): string {
-  return `${PARTS_DIR}/${partFile.replace(/\.parquet$/, '.json')}`;
-}
-
-export async function readJson<T = unknown>(store: Store, key: string): Promise<T | undefined> {
-  if (!(await store.exists(key))) return undefined;
-  const text = (await store.read(key)).toString('utf8');
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new UserError(`${store.uriOf(key)}: not valid JSON`);
-  }
-}
-
-export async function writeJson(store: Store, key: string, value: unknown): Promise<void> {
-  await store.write(key, `${JSON.stringify(value, null, 2)}\n`);
-}
+export { MANIFEST, PARTS_DIR, REJECTS, SUCCESS, readJson, sidecarKey, writeJson } from './formats.js';
 
 /** True when nothing is stored under the location (missing counts as empty). */
 export async function isEmpty(store: Store): Promise<boolean> {
-  for await (const _ of store.list('')) return false;
+  // A lock alone is what a run killed right after taking it leaves: no data.
+  for await (const o of store.list('')) if (o.key !== LOCK) return false;
   return true;
 }
 
@@ -57,7 +38,7 @@ export function toCsv(header: string[], rows: (string | number)[][]): string {
  */
 export async function checkOutputLocation(store: Store, format: string, manifestKey = MANIFEST): Promise<'empty' | 'previous'> {
   if (await isEmpty(store)) return 'empty';
-  const manifest = await readJson<{ format?: string }>(store, manifestKey).catch(() => undefined);
+  const manifest = await readJsonOrNothing(store, manifestKey, anyManifestSchema);
   if (manifest?.format === format) return 'previous';
   throw new UserError(
     `output ${store.root} is not empty and holds no previous fruits ${format.replace(/^fruits\./, '')} output; choose another location`,

@@ -5,9 +5,9 @@ import { z } from 'zod';
 import { modelSpecSchema } from '../model/spec.js';
 import type { Store } from '../storage/store.js';
 import { UserError } from '../util/errors.js';
-import { MANIFEST, readJson } from './dataset.js';
+import { FEATURES_FORMAT, MANIFEST, indexChunkSchema, pendingSchema, readJson, versionSchema } from './formats.js';
 
-export const FEATURES_FORMAT = 'fruits.features';
+export { FEATURES_FORMAT } from './formats.js';
 
 const partitionEntry = z.object({
   index: z.number().int().nonnegative(),
@@ -32,7 +32,8 @@ export type JobConfig = z.infer<typeof jobConfigSchema>;
 export const featuresManifestSchema = z.object({
   format: z.literal(FEATURES_FORMAT),
   formatVersion: z.literal(1),
-  status: z.enum(['running', 'complete', 'too_many_rejects']),
+  // 'committing': an update is committed (this manifest) and its parts are being moved into place.
+  status: z.enum(['running', 'committing', 'complete', 'too_many_rejects']),
   software: z.object({ name: z.string(), version: z.string() }),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -59,24 +60,28 @@ export const featuresManifestSchema = z.object({
       taskSeconds: z.object({ read: z.number(), decode: z.number(), infer: z.number(), write: z.number() }),
     })
     .optional(),
+  /** The current version (absent while a first run is unfinished) and every version so far. */
+  version: z.number().int().positive().optional(),
+  versions: z.array(versionSchema).optional(),
+  /** The index of images: chunk files under _index/, in key order. */
+  index: z.array(indexChunkSchema).optional(),
+  /** Set while a committed update is rolled forward. */
+  pending: pendingSchema.optional(),
 });
 export type FeaturesManifest = z.infer<typeof featuresManifestSchema>;
 
 export async function readFeaturesManifest(store: Store): Promise<FeaturesManifest | undefined> {
-  const raw = await readJson(store, MANIFEST);
-  if (raw === undefined) return undefined;
-  const r = featuresManifestSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new UserError(`${store.uriOf(MANIFEST)}: not a fruits features manifest (${issue.path.join('.') || 'root'}: ${issue.message})`);
-  }
-  return r.data;
+  return readJson(store, MANIFEST, featuresManifestSchema).catch((err: Error) => {
+    throw new UserError(err.message.replace(/not the file fruits wrote/, 'not a fruits features manifest'));
+  });
 }
 
 /** Names the first setting that differs, for the "use --overwrite" message. */
 export function configDifference(a: JobConfig, b: JobConfig): string | undefined {
   if (a.input !== b.input) return `input ${a.input} vs ${b.input}`;
-  if (a.model.sha256 !== b.model.sha256) return `model ${a.model.id} (${a.model.sha256.slice(0, 12)}…) vs ${b.model.id} (${b.model.sha256.slice(0, 12)}…)`;
+  const size = (c: JobConfig) => `${c.model.spec.input.width}×${c.model.spec.input.height}`;
+  if (a.model.sha256 === b.model.sha256 && size(a) !== size(b)) return `input size ${size(a)} vs ${size(b)}`;
+  if (a.model.sha256 !== b.model.sha256 || a.model.id !== b.model.id) return `model ${a.model.id} (${a.model.sha256.slice(0, 12)}…) vs ${b.model.id} (${b.model.sha256.slice(0, 12)}…)`;
   if (a.partitionSize !== b.partitionSize) return `partition size ${a.partitionSize} vs ${b.partitionSize}`;
   if (a.limit !== b.limit) return `limit ${a.limit ?? 'none'} vs ${b.limit ?? 'none'}`;
   if (a.maxPixels !== b.maxPixels) return `pixel limit ${a.maxPixels} vs ${b.maxPixels}`;

@@ -4,11 +4,12 @@ import * as pq from 'parquet-wasm/node';
 import type { Store } from '../storage/store.js';
 import { UserError } from '../util/errors.js';
 import { decodeFeatures, type ParquetContents } from './parquet.js';
+import { PART_FILE } from './formats.js';
 
 export async function listPartFiles(store: Store): Promise<string[]> {
   const parts: string[] = [];
   for await (const obj of store.list('')) {
-    if (/^part-\d+\.parquet$/.test(obj.key)) parts.push(obj.key);
+    if (PART_FILE.test(obj.key)) parts.push(obj.key);
   }
   return parts;
 }

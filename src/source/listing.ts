@@ -10,6 +10,8 @@ export interface ImageRef {
   key: string;
   label: string;
   size: number;
+  /** The store's version of the object (mtime locally, ETag on S3): an update compares it. */
+  version?: string;
 }
 
 export function isImageKey(key: string): boolean {
@@ -39,7 +41,7 @@ export async function* listImages(store: Store, opts: { limit?: number } = {}): 
   if (opts.limit !== undefined && opts.limit <= 0) return;
   for await (const obj of store.list('')) {
     if (isHiddenKey(obj.key) || !isImageKey(obj.key)) continue;
-    yield { key: obj.key, label: labelOf(obj.key, rootName), size: obj.size };
+    yield { key: obj.key, label: labelOf(obj.key, rootName), size: obj.size, version: obj.version };
     if (opts.limit !== undefined && ++n >= opts.limit) return;
   }
 }

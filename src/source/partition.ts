@@ -2,6 +2,7 @@
 // Planned as a stream, so a listing of millions of keys never sits in memory at once.
 import { sha256Hex } from '../util/hash.js';
 import type { Store } from '../storage/store.js';
+import { PLAN_DIR, planSchema } from '../sink/formats.js';
 import type { ImageRef } from './listing.js';
 import { PermanentError } from '../util/errors.js';
 
@@ -10,10 +11,17 @@ export interface Partition {
   images: ImageRef[];
   /** Identifies the partition's content (keys, labels, sizes): resume trusts a part only if it matches. */
   fingerprint: string;
+  /** The part file it becomes, when not partFileName(index) (parts of later versions). */
+  file?: string;
 }
 
 export function partFileName(index: number, ext = 'parquet'): string {
   return `part-${String(index).padStart(5, '0')}.${ext}`;
+}
+
+/** Part names of version ≥ 2 carry the version: they never collide with a part of another version. */
+export function versionedPartFileName(version: number, index: number): string {
+  return `part-v${String(version).padStart(5, '0')}-${String(index).padStart(5, '0')}.parquet`;
 }
 
 export function fingerprintOf(images: readonly ImageRef[]): string {
@@ -34,28 +42,29 @@ export async function* planPartitions(images: AsyncIterable<ImageRef>, size: num
   if (batch.length > 0) yield { index, images: batch, fingerprint: fingerprintOf(batch) };
 }
 
-export const PLAN_DIR = '_plan';
+export { PLAN_DIR };
 
 export function planKey(index: number): string {
   return `${PLAN_DIR}/${partFileName(index, 'json')}`;
 }
 
 /** The plan file of a partition: written by the coordinator, read by the task that runs it. */
-export async function writePlan(store: Store, p: Partition): Promise<string> {
-  const key = planKey(p.index);
+export async function writePlan(store: Store, p: Partition, key = planKey(p.index)): Promise<string> {
   await store.write(key, JSON.stringify(p));
   return key;
 }
 
 export async function readPlan(store: Store, key: string): Promise<Partition> {
   const damaged = () => new PermanentError(`${store.uriOf(key)}: damaged partition plan`); // the same bytes fail every attempt
-  let p: Partition;
+  let raw: unknown;
   try {
-    p = JSON.parse((await store.read(key)).toString('utf8')) as Partition;
+    raw = JSON.parse((await store.read(key)).toString('utf8'));
   } catch (err) {
     if (err instanceof SyntaxError) throw damaged();
     throw err; // a storage error may pass
   }
-  if (!Array.isArray(p?.images) || typeof p.index !== 'number' || p.fingerprint !== fingerprintOf(p.images)) throw damaged();
+  const r = planSchema.safeParse(raw);
+  if (!r.success || r.data.fingerprint !== fingerprintOf(r.data.images)) throw damaged();
+  const p: Partition = r.data;
   return p;
 }

@@ -1,6 +1,6 @@
 // Local filesystem store: keys are paths under a root folder; writes go to a hidden temporary
 // file first and are renamed into place, so a reader never sees half a file.
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { StorageError, type ObjectInfo, type Store } from './store.js';
@@ -42,7 +42,7 @@ export class LocalStore implements Store {
       throw wrap(err, start);
     }
     if (st.isFile()) {
-      yield { key: prefix, size: st.size };
+      yield { key: prefix, size: st.size, version: String(st.mtimeMs) };
       return;
     }
     yield* this.walk(start, prefix.replace(/\/+$/, ''));
@@ -72,6 +72,7 @@ export class LocalStore implements Store {
         yield* this.walk(full, key);
       } else {
         let size = 0;
+        let version: string | undefined;
         try {
           const st = await fs.stat(full);
           if (st.isDirectory()) {
@@ -79,10 +80,11 @@ export class LocalStore implements Store {
             continue;
           }
           size = st.size;
+          version = String(st.mtimeMs);
         } catch {
           size = -1; // dangling link or unreadable: listed, and reading it reports why
         }
-        yield { key, size };
+        yield { key, size, version };
       }
     }
   }
@@ -90,6 +92,14 @@ export class LocalStore implements Store {
   async read(key: string): Promise<Buffer> {
     try {
       return await fs.readFile(this.abs(key));
+    } catch (err) {
+      throw wrap(err, this.abs(key));
+    }
+  }
+
+  readSync(key: string): Buffer {
+    try {
+      return readFileSync(this.abs(key));
     } catch (err) {
       throw wrap(err, this.abs(key));
     }
@@ -105,6 +115,29 @@ export class LocalStore implements Store {
     } catch (err) {
       await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw wrap(err, target);
+    }
+  }
+
+  async writeIfAbsent(key: string, data: string): Promise<boolean> {
+    const target = this.abs(key);
+    try {
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      // 'wx' is O_CREAT | O_EXCL: of two processes, exactly one creates the file.
+      await fs.writeFile(target, data, { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw wrap(err, target);
+    }
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const target = this.abs(to);
+    try {
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.rename(this.abs(from), target);
+    } catch (err) {
+      throw wrap(err, this.abs(from));
     }
   }
 

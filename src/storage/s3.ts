@@ -2,6 +2,8 @@
 // adaptive strategy, jittered backoff); a GET whose body is cut after the headers arrived is
 // outside the SDK's reach, so read() retries that itself with the same attempt budget.
 import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -166,17 +168,17 @@ export class S3Store implements Store {
    * Objects under `prefix` taken as a folder, as LocalStore does: the object `prefix` itself, then
    * everything under `prefix/` (not `prefixed-sibling`). Full keys, byte-wise order.
    */
-  private async *objectsUnder(prefix: string): AsyncGenerator<{ fullKey: string; size: number }> {
+  private async *objectsUnder(prefix: string): AsyncGenerator<{ fullKey: string; size: number; etag?: string }> {
     const rel = trimSlashes(prefix);
     const uri = this.uriOf(rel === '' ? '' : `${rel}/`);
     if (rel !== '') {
       // An object named exactly `rel` sorts before any other key starting with `rel`.
       for await (const o of this.pages(this.base + rel, uri, 1)) {
-        if (o.Key === this.base + rel) yield { fullKey: o.Key, size: o.Size ?? 0 };
+        if (o.Key === this.base + rel) yield { fullKey: o.Key, size: o.Size ?? 0, etag: o.ETag };
       }
     }
     for await (const o of this.pages(rel === '' ? this.base : `${this.base}${rel}/`, uri)) {
-      if (o.Key !== undefined) yield { fullKey: o.Key, size: o.Size ?? 0 };
+      if (o.Key !== undefined) yield { fullKey: o.Key, size: o.Size ?? 0, etag: o.ETag };
     }
   }
 
@@ -184,7 +186,7 @@ export class S3Store implements Store {
     for await (const o of this.objectsUnder(prefix)) {
       // Zero-byte "folder" markers made by consoles are not objects of the dataset.
       if (o.fullKey.endsWith('/')) continue;
-      yield { key: o.fullKey.slice(this.base.length), size: o.size };
+      yield { key: o.fullKey.slice(this.base.length), size: o.size, version: o.etag };
     }
   }
 
@@ -226,6 +228,29 @@ export class S3Store implements Store {
       leavePartsOnError: false,
     });
     await this.call(uri, () => upload.done());
+  }
+
+  async writeIfAbsent(key: string, data: string): Promise<boolean> {
+    const uri = this.uriOf(key);
+    // The HEAD first also protects stores that ignore If-None-Match on PUT (S3 honours it since
+    // 2024; some S3-compatible servers do not): there only a simultaneous create can slip through.
+    if (await this.exists(key)) return false;
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.base + key, Body: Buffer.from(data), ContentType: contentTypeOf(key), IfNoneMatch: '*' }));
+      return true;
+    } catch (err) {
+      // 412: the object exists; 409: a concurrent conditional write to the same key is in flight.
+      const status = (err as SdkError).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw s3Error(err, uri, this.bucket);
+    }
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const uri = this.uriOf(from);
+    const source = `${this.bucket}/${this.base + from}`.split('/').map(encodeURIComponent).join('/');
+    await this.call(uri, () => this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: this.base + to, CopySource: source })));
+    await this.call(uri, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.base + from })));
   }
 
   async exists(key: string): Promise<boolean> {

@@ -5,6 +5,8 @@ export interface ObjectInfo {
   /** Key relative to the store root, '/'-separated, never starting with '/'. */
   key: string;
   size: number;
+  /** Changes whenever the content may have: the ETag on S3, the modification time locally. */
+  version?: string;
 }
 
 export interface Store {
@@ -19,10 +21,22 @@ export interface Store {
   list(prefix?: string): AsyncIterable<ObjectInfo>;
   /** Whole object. Rejects with a StorageError (code 'not_found' when it does not exist). */
   read(key: string): Promise<Buffer>;
+  /**
+   * The same, synchronously, where that is cheap (local files only): for small files in a worker
+   * whose thread is busy with inference anyway, it saves the promise hops of an async read.
+   */
+  readSync?(key: string): Buffer;
   /** Atomic write: readers see the old object or the whole new one, never a part. */
   write(key: string, data: Uint8Array | string): Promise<void>;
+  /**
+   * Writes only if nothing exists at `key` (exclusive create locally, `If-None-Match: *` on S3):
+   * true when this call created it. The primitive of the dataset lock.
+   */
+  writeIfAbsent(key: string, data: string): Promise<boolean>;
+  /** Moves an object to another key of the same store (a rename locally, copy + delete on S3). */
+  move(from: string, to: string): Promise<void>;
   exists(key: string): Promise<boolean>;
-  /** Remove every object under `prefix` (used only by --overwrite). */
+  /** Remove every object under `prefix` (--overwrite, and files a commit made obsolete). */
   deletePrefix(prefix: string): Promise<void>;
   /** URI of a key, for messages and manifests. */
   uriOf(key: string): string;

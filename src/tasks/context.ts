@@ -32,11 +32,13 @@ export function createTaskContext(resources: WorkerResources, progress: (items: 
       return s;
     },
     featurizer(model) {
-      let f = featurizers.get(model.sha256);
+      // The id names the input size too (`<id>@<n>`): one session per weights and size.
+      const key = `${model.sha256}:${model.spec.id}`;
+      let f = featurizers.get(key);
       if (!f) {
         f = locateModel(model).then((resolved) => Featurizer.load(resolved, resources));
-        f.catch(() => featurizers.delete(model.sha256));
-        featurizers.set(model.sha256, f);
+        f.catch(() => featurizers.delete(key));
+        featurizers.set(key, f);
       }
       return f;
     },

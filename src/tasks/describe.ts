@@ -6,7 +6,9 @@ import type { Task } from './index.js';
 export function describeTask(task: Task): string {
   switch (task.kind) {
     case 'featurize':
-      return `featurize partition ${task.partition}`;
+      return task.file ? `featurize ${task.file}` : `featurize partition ${task.partition}`;
+    case 'compact':
+      return `compaction of ${task.inputs.length} parts → ${task.file}`;
     case 'stats':
       return `statistics of ${task.parts.length} parts → ${task.file}`;
     case 'merge-stats':

@@ -4,7 +4,7 @@
 import { decodeImage, DecodeError, type DecodedImage } from '../decode/decode.js';
 import { partFileName, readPlan, type Partition } from '../source/partition.js';
 import { encodeFeatures } from '../sink/parquet.js';
-import { sidecarKey, writeJson } from '../sink/dataset.js';
+import { sidecarKey, writeJson, type IndexEntry } from '../sink/formats.js';
 import { mapOrdered } from '../util/ordered.js';
 import { sha256Hex } from '../util/hash.js';
 import { errorMessage } from '../util/errors.js';
@@ -18,6 +18,8 @@ export interface FeaturizeTask {
    * tasks carry locations, not key lists, so a queue never holds a listing. */
   partition: number;
   plan: string;
+  /** The part file, when not partFileName(partition) (parts of an update). */
+  file?: string;
   model: ModelRef;
   batchSize: number;
   maxPixels: number;
@@ -44,11 +46,12 @@ export interface FeaturizeResult {
   seconds: { read: number; decode: number; infer: number; write: number; total: number };
 }
 
-type Loaded = { ok: true; key: string; label: string; image: DecodedImage; sha256: string } | { ok: false; reject: Reject };
+type Loaded = { ok: true; key: string; label: string; image: DecodedImage; sha256: string } | { ok: false; reject: Reject; sha256?: string };
 
 // How many images may be read and decoded ahead of inference: two batches keeps the model busy
 // without holding more than a few MB of pixels.
 const lookahead = (batchSize: number) => Math.max(8, 2 * batchSize);
+const SYNC_READ_MAX_BYTES = 1 << 20;
 
 export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext): Promise<FeaturizeResult> {
   const t0 = performance.now();
@@ -63,19 +66,22 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
     let bytes: Buffer;
     const r0 = performance.now();
     try {
-      bytes = await input.read(ref.key);
+      // A photo on a local disk is read synchronously (measured 0.01 ms of CPU against 0.05–0.09 for
+      // an async read of a 5 KB JPEG); large files and object stores asynchronously.
+      bytes = input.readSync && ref.size >= 0 && ref.size <= SYNC_READ_MAX_BYTES ? input.readSync(ref.key) : await input.read(ref.key);
     } catch (err) {
       return { ok: false, reject: { path: ref.key, label: ref.label, reason: `unreadable: ${errorMessage(err)}` } };
     }
     const d0 = performance.now();
     seconds.read += (d0 - r0) / 1000;
+    const sha256 = sha256Hex(bytes);
     try {
       const image = await decodeImage(bytes, target, { maxPixels: task.maxPixels });
       seconds.decode += (performance.now() - d0) / 1000;
-      return { ok: true, key: ref.key, label: ref.label, image, sha256: sha256Hex(bytes) };
+      return { ok: true, key: ref.key, label: ref.label, image, sha256 };
     } catch (err) {
       const reason = err instanceof DecodeError ? err.reason : `cannot decode: ${errorMessage(err)}`;
-      return { ok: false, reject: { path: ref.key, label: ref.label, reason } };
+      return { ok: false, reject: { path: ref.key, label: ref.label, reason }, sha256 };
     }
   };
 
@@ -88,6 +94,8 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
   const widths: number[] = [];
   const heights: number[] = [];
   const rejects: Reject[] = [];
+  // The dataset index's entries of this partition, in plan order (the part is the coordinator's to add).
+  const entries: IndexEntry[] = [];
   let pending: Extract<Loaded, { ok: true }>[] = [];
 
   const flush = async () => {
@@ -112,7 +120,10 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
     ctx.progress(batch.length);
   };
 
+  let at = 0;
   for await (const item of mapOrdered(partition.images, lookahead(task.batchSize), load)) {
+    const ref = partition.images[at++];
+    entries.push({ k: ref.key, l: ref.label, s: ref.size, v: ref.version, h: item.sha256, r: item.ok ? undefined : item.reject.reason });
     if (!item.ok) {
       rejects.push(item.reject);
       ctx.progress(1);
@@ -127,7 +138,7 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
   await flush();
 
   const w0 = performance.now();
-  const file = partFileName(partition.index);
+  const file = task.file ?? partFileName(partition.index);
   const bytes = encodeFeatures(
     {
       path: paths,
@@ -155,11 +166,12 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
     seconds,
   };
   // The summary lands after the part: its presence means the part is whole (resume relies on it).
-  await writeJson(output, sidecarKey(file), result);
+  // Its index entries stay in the file: the coordinator reads them when it commits.
+  await writeJson(output, sidecarKey(file), { ...result, entries });
   return result;
 }
 
-function countLabels(labels: string[]): Record<string, number> {
+export function countLabels(labels: readonly string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const l of labels) counts[l] = (counts[l] ?? 0) + 1;
   return counts;

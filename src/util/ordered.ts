@@ -23,3 +23,23 @@ export async function* mapOrdered<T, R>(items: Iterable<T>, window: number, fn: 
     yield r;
   }
 }
+
+/** mapOrdered for an async source (a listing): the next items are pulled while earlier calls run. */
+export async function* mapOrderedAsync<T, R>(items: AsyncIterable<T>, window: number, fn: (item: T) => Promise<R>): AsyncIterable<R> {
+  const it = items[Symbol.asyncIterator]();
+  const inFlight: Promise<R>[] = [];
+  let done = false;
+  for (;;) {
+    while (!done && inFlight.length < window) {
+      const next = await it.next();
+      if (next.done) done = true;
+      else {
+        const p = fn(next.value);
+        p.catch(() => undefined);
+        inFlight.push(p);
+      }
+    }
+    if (inFlight.length === 0) return;
+    yield await inFlight.shift()!;
+  }
+}

@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { lit, query } from './duckdb.js';
 import { parsePcaModel, type PcaModel } from '../../src/pca/index.js';
+import { PART_FILE } from '../../src/sink/formats.js';
 
 export interface PartRow {
   part: string;
@@ -14,7 +15,7 @@ export interface PartRow {
 
 /** Every row of every part file of a dataset folder, in part order then row order. */
 export async function readRows(dir: string): Promise<PartRow[]> {
-  const parts = (await fs.readdir(dir)).filter((n) => /^part-\d+\.parquet$/.test(n)).sort();
+  const parts = (await fs.readdir(dir)).filter((n) => PART_FILE.test(n)).sort();
   const rows: PartRow[] = [];
   for (const part of parts) {
     for (const r of await query<{ path: string; features: number[] }>(`SELECT path, features FROM read_parquet(${lit(path.join(dir, part))})`)) {
@@ -59,6 +60,6 @@ export function assertSamePca(actual: PcaModel, expected: PcaModel, tol = 1e-9):
 /** The features part files' names and bytes, to prove a dataset was left or rebuilt unchanged. */
 export async function partFiles(dir: string): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
-  for (const n of (await fs.readdir(dir)).filter((n) => /^part-\d+\.parquet$/.test(n)).sort()) out.set(n, await fs.readFile(path.join(dir, n)));
+  for (const n of (await fs.readdir(dir)).filter((n) => PART_FILE.test(n)).sort()) out.set(n, await fs.readFile(path.join(dir, n)));
   return out;
 }

@@ -42,7 +42,9 @@ const slug = (s: string) => s.replace(/\.[a-z]+$/i, '').replace(/^.*\//, '').rep
 export function taskKey(task: Task): string {
   switch (task.kind) {
     case 'featurize':
-      return `featurize-${String(task.partition).padStart(5, '0')}`;
+      return task.file ? `featurize-${slug(task.file)}` : `featurize-${String(task.partition).padStart(5, '0')}`;
+    case 'compact':
+      return `compact-${slug(task.file)}`;
     case 'stats':
       return `stats-${slug(task.file)}`;
     case 'merge-stats':
