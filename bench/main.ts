@@ -8,6 +8,7 @@ import { benchPca } from './pca.js';
 import { benchS3 } from './s3.js';
 import { benchDistributed } from './distributed.js';
 import { benchServe } from './serve.js';
+import { benchNovelty } from './novelty.js';
 import { benchGrowth } from './growth.js';
 import { repoRoot, table } from './util.js';
 
@@ -30,6 +31,7 @@ const sections: Record<string, Section> = {
   s3: () => benchS3(),
   distributed: () => benchDistributed(),
   serve: () => benchServe(),
+  novelty: () => benchNovelty(),
   growth: () => benchGrowth({ images: Number(process.env.BENCH_GROWTH_IMAGES ?? 20_000), ...pool() }),
 };
 

@@ -12,7 +12,7 @@ import { BundleMismatchError } from './inputs.js';
  * `override` (--model) is an .onnx file; otherwise the bundle's model is located by its spec and
  * sha256 as everywhere else (FRUITS_MODEL_DIR, the cache, a verified download of a registry model).
  */
-export async function resolveBundleModel(bundle: Bundle, override?: string, log?: (m: string) => void): Promise<ResolvedModel> {
+export async function resolveBundleModel(bundle: Pick<Bundle, 'dir' | 'featurizer'>, override?: string, log?: (m: string) => void): Promise<ResolvedModel> {
   const { id, sha256, spec } = bundle.featurizer;
   const check = (file: string, sha: string): ResolvedModel => {
     if (sha !== sha256) {

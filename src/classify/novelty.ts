@@ -169,7 +169,7 @@ export async function noveltyProject(m: Pick<NoveltyModel, 'mean' | 'components'
 }
 
 /** w = L⁻¹·z for each row (L⁻¹ lower-triangular, k × k). */
-function whitenRows(whiten: ArrayLike<number>, z: ArrayLike<number>, n: number, k: number): Float64Array {
+export function whitenRows(whiten: ArrayLike<number>, z: ArrayLike<number>, n: number, k: number): Float64Array {
   const out = new Float64Array(n * k);
   for (let i = 0; i < n; i++) {
     const zb = i * k;

@@ -14,7 +14,6 @@ import { SOFTWARE } from '../version.js';
 export const MAX_PAIRS = 25;
 
 const { accent: ACCENT, mark: WRONG } = CHART_COLORS;
-const CONFIG = CHART_CONFIG;
 
 const EXTRA_CSS = `
 .mistakes { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 12px; list-style: none; margin: 0; padding: 0; }
@@ -32,7 +31,7 @@ td.low { color: ${WRONG}; font-weight: 600; }
 export function evaluationChartSpecs(e: Evaluation): { specs: Record<string, object>; warnings: string[] } {
   const warnings: string[] = [];
   const logger = new CollectingLogger(warnings);
-  const build = (spec: TopLevelSpec): object => compile({ ...spec, config: CONFIG } as TopLevelSpec, { logger }).spec;
+  const build = (spec: TopLevelSpec): object => compile({ ...spec, config: CHART_CONFIG } as TopLevelSpec, { logger }).spec;
   const classes = e.perClass.filter((c) => c.support > 0 || c.predicted > 0);
   const points = classes.map((c) => ({ label: c.label, precision: c.precision ?? 0, recall: c.recall ?? 0, support: c.support, predicted: c.predicted }));
   const worst = [...classes].filter((c) => c.support > 0).sort((a, b) => (a.recall ?? 0) - (b.recall ?? 0) || (a.label < b.label ? -1 : 1)).slice(0, 20);
@@ -136,11 +135,11 @@ function decadeTicks(max: number): number[] {
   return ticks;
 }
 
-function figure(value: string, name: string, tone?: string): string {
+export function figure(value: string, name: string, tone?: string): string {
   return `<div class="figure${tone ? ` ${tone}` : ''}"><span class="value">${escapeHtml(value)}</span><span class="name">${escapeHtml(name)}</span></div>`;
 }
 
-function card(id: string, heading: string, body: string): string {
+export function card(id: string, heading: string, body: string): string {
   return `<section class="card" id="${id}" aria-labelledby="${id}-h">\n  <h2 id="${id}-h">${escapeHtml(heading)}</h2>\n  ${body}\n</section>`;
 }
 

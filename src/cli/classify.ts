@@ -112,8 +112,8 @@ Examples:
 
 // ---------------------------------------------------------------- evaluate
 
-/** Featurizes an image folder with the bundle's model (local worker pool) and loads the rows. */
-async function featurizeForEvaluation(bundle: Bundle, input: string, o: Record<string, unknown>, logger: Logger): Promise<{ data: LabelledRows; rejects: number }> {
+/** Featurizes an image folder (or s3:// prefix) with the bundle's model (local worker pool) and loads the rows; also used by `fruits drift`. */
+export async function featurizeForEvaluation(bundle: Pick<Bundle, 'dir' | 'featurizer'>, input: string, o: Record<string, unknown>, logger: Logger): Promise<{ data: LabelledRows; rejects: number }> {
   const [{ resolveBundleModel }, { LocalRunner }, { featurizeJob }, { openStore }, { loadDataset }] = await Promise.all([
     import('../classify/model-file.js'),
     import('../runner/local.js'),

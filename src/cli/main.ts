@@ -14,6 +14,7 @@ import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
 import { registerDashboard } from './dashboard.js';
 import { registerExport } from './export.js';
+import { registerDrift } from './drift.js';
 import { registerCompact } from './compact.js';
 import { registerTelegram } from './telegram.js';
 import { flag, parseFlag, UsageError } from './options.js';
@@ -54,6 +55,7 @@ registerExport(program, log);
 registerTelegram(program, log);
 registerWorker(program, log);
 registerDashboard(program, log);
+registerDrift(program, log);
 
 function exitCodeOf(err: unknown): number {
   return err instanceof UserError ? err.exitCode : 1;

@@ -65,6 +65,7 @@ export const classifyRoutePlugin: ServePlugin = async (app, ctx) => {
       metrics.shed.inc();
       throw new HttpError(503, 'overloaded', err.message, { 'retry-after': '1' });
     }
+    metrics.observeAnswer(result.value.predictions[0]?.score ?? 0, result.value.unknown);
     return reply.header('cache-control', 'no-store').send({
       predictions: result.value.predictions,
       // Bundles trained before novelty data existed answer without these two fields.

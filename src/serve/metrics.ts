@@ -17,7 +17,15 @@ export interface ServerMetrics extends InferenceMetrics {
   inFlight: Gauge;
   rejectedImages: Counter<'reason'>;
   shed: Counter;
+  /** Answers: top score histogram, unknown count and the rolling unknown share (see observeAnswer). */
+  confidence: Histogram;
+  unknown: Counter;
+  unknownShare: Gauge;
+  observeAnswer(topScore: number, unknown: boolean | undefined): void;
 }
+
+/** Answers the rolling unknown share is taken over: recent enough to move within minutes at a few requests/s. */
+export const UNKNOWN_WINDOW = 500;
 
 export function inferenceMetrics(registers: Registry[]): InferenceMetrics {
   return {
@@ -36,7 +44,29 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServerMe
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'fruits_' });
   const registers = [registry];
+  const unknownShare = new Gauge({ name: 'fruits_unknown_share', help: `Share of the last ${UNKNOWN_WINDOW} classified photos the model did not recognise (novelty above its threshold)`, registers });
+  const unknown = new Counter({ name: 'fruits_unknown_total', help: 'Classified photos the model did not recognise', registers });
+  const confidence = new Histogram({ name: 'fruits_confidence', help: 'Top score of each answer', buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99], registers });
+  // A ring of the last answers' unknown flags (bundles without novelty data record none).
+  const ring = new Uint8Array(UNKNOWN_WINDOW);
+  let seen = 0;
+  let flagged = 0;
+  const observeAnswer = (topScore: number, isUnknown: boolean | undefined) => {
+    confidence.observe(topScore);
+    if (isUnknown === undefined) return;
+    const slot = seen % UNKNOWN_WINDOW;
+    if (seen >= UNKNOWN_WINDOW) flagged -= ring[slot];
+    ring[slot] = isUnknown ? 1 : 0;
+    flagged += ring[slot];
+    seen++;
+    if (isUnknown) unknown.inc();
+    unknownShare.set(flagged / Math.min(seen, UNKNOWN_WINDOW));
+  };
   return {
+    confidence,
+    unknown,
+    unknownShare,
+    observeAnswer,
     registry,
     requests: new Counter({ name: 'fruits_http_requests_total', help: 'HTTP requests by method, route and status code', labelNames: ['method', 'route', 'status'], registers }),
     duration: new Histogram({

@@ -1,0 +1,123 @@
+// `fruits drift <reference> <batch>`: is a batch of photos still like what the model was trained
+// on? Verdict ok (exit 0) or drift (exit 4), for cron and CI; --json; an HTML report.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { LabelledRows } from '../classify/dataset.js';
+import type { DriftResult } from '../drift/drift.js';
+import { UserError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { addPoolOptions, DEFAULTS as FEATURIZE_DEFAULTS } from './featurize.js';
+
+/** Exit code of a drift verdict. */
+export const DRIFT_EXIT = 4;
+
+function pct(v: number): string {
+  return `${(v * 100).toFixed(1)} %`;
+}
+
+function printDrift(r: DriftResult, report: string | undefined): void {
+  const out = [
+    `${r.verdict === 'ok' ? 'ok' : 'DRIFT'}: ${r.batch.rows} photos of ${r.batch.location} against ${r.reference.kind} ${r.reference.location}`,
+    ...r.reasons.map((x) => `  - ${x}`),
+    `unknown: ${r.unknown.rows} (${pct(r.unknown.share)}; limit ${pct(r.unknown.limit)})`,
+    `domain AUC (same predicted class, ${r.domainAuc.classes} classes compared): ${r.domainAuc.value === null ? 'n/a (too few rows per class)' : r.domainAuc.value.toFixed(3)} (limit ${r.domainAuc.limit})`,
+    `variance the reference components capture: batch ${pct(r.varianceKept.batch)}, reference ${pct(r.varianceKept.reference)} (ratio ${r.varianceKept.ratio.toFixed(2)})`,
+  ];
+  if (r.accuracy) out.push(`accuracy on ${r.accuracy.rows} labelled photos: ${pct(r.accuracy.top1)}`);
+  const top = r.classes.filter((c) => c.auc !== null).slice(0, 8);
+  if (top.length) {
+    out.push('classes most unlike the reference (domain AUC, shift in within-class sd, unknown share, rows):');
+    const w = Math.max(...top.map((c) => c.label.length));
+    for (const c of top) out.push(`  ${c.label.padEnd(w)}  AUC ${c.auc!.toFixed(2)}  shift ${c.shift!.toFixed(2)}  unknown ${pct(c.unknownShare).padStart(7)}  ${c.batchRows} vs ${c.referenceRows}`);
+  }
+  if (report) out.push(`report: ${report}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+export function registerDrift(program: Command, log: () => Logger): void {
+  const cmd = program
+    .command('drift')
+    .description('compare a batch of photos with what a bundle (or a features dataset) was trained on, per class: unknown share, domain classifier AUC, PCA shift, variance captured; exit 4 on drift')
+    .argument('<reference>', 'a bundle (fruits train, with novelty data) or a features dataset')
+    .argument('<batch>', 'a features dataset (fruits featurize, or serve --log-features), or a folder / s3:// prefix of <label>/<image> photos (featurized first)')
+    .option('--json', 'print the result as JSON')
+    .option('--report <file.html>', 'where to write the HTML report (default drift.html)')
+    .option('--no-report', 'no HTML report')
+    .option('--features-out <dir>', "photos: keep the batch's features dataset here (and resume it on a rerun)")
+    .option('--model <file.onnx>', "photos: the reference's featurizer file, if not in FRUITS_MODEL_DIR or the cache")
+    .option('--batch-size <n>', `photos: images per inference call (default ${FEATURIZE_DEFAULTS.batchSize})`)
+    .option('--quiet', 'no progress display');
+  addPoolOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    `
+Exit codes: 0 ok, 4 drift, 1 error, 2 bad usage.
+
+Examples:
+  $ fruits drift out/bundle out/new-features
+  $ fruits drift out/bundle s3://fruits-incoming/2026-12/ --json --no-report
+  $ fruits drift out/train-features out/new-features --report out/drift.html`,
+  );
+  cmd.action(async (referenceArg: string, batchArg: string, o: Record<string, unknown>) => {
+    const [{ readBundle }, { datasetsAt, loadDataset }, { bundleReference, datasetReference }, { measureDrift }, { featurizeForEvaluation }, { openStore }] = await Promise.all([
+      import('../classify/bundle.js'),
+      import('../classify/dataset.js'),
+      import('../drift/reference.js'),
+      import('../drift/drift.js'),
+      import('./classify.js'),
+      import('../storage/open.js'),
+    ]);
+    const logger = log();
+    // The reference: a bundle, else a features dataset.
+    const refStore = openStore(referenceArg);
+    let featurizer: { id: string; sha256: string; spec?: import('../model/spec.js').ModelSpec };
+    let reference;
+    if (await refStore.exists('bundle.json')) {
+      const bundle = await readBundle(referenceArg);
+      reference = bundleReference(bundle);
+      featurizer = bundle.featurizer;
+    } else {
+      const choice = await datasetsAt(referenceArg);
+      if (!choice?.features) throw new UserError(`${referenceArg}: neither a bundle nor a features dataset`);
+      const data = await loadDataset(choice.features);
+      logger.info(`fitting the reference's novelty model on ${data.n} rows of ${choice.features}`);
+      reference = await datasetReference(data);
+      featurizer = data.space.featurizer;
+    }
+    // The batch: a features dataset, else photos to featurize with the reference's model.
+    const choice = await datasetsAt(batchArg).catch((err) => {
+      if (err instanceof UserError) throw err;
+      return undefined;
+    });
+    let batch: LabelledRows;
+    if (choice) {
+      if (!choice.features) throw new UserError(`${batchArg} holds PCA-reduced rows only; give its features dataset`);
+      batch = await loadDataset(choice.features);
+      if (batch.space.kind !== 'features') throw new UserError(`${batchArg}: not a features dataset`);
+    } else {
+      if (!featurizer.spec) throw new UserError(`${referenceArg}: the reference's featurizer spec is unknown, so photos cannot be featurized for it; featurize the batch first`);
+      ({ data: batch } = await featurizeForEvaluation({ dir: reference.location, featurizer: { ...featurizer, spec: featurizer.spec } }, batchArg, o, logger));
+    }
+    const short = (sha: string) => `${sha.slice(0, 12)}…`;
+    if (batch.space.featurizer.sha256 !== featurizer.sha256) {
+      throw new UserError(
+        `${reference.location} holds features of ${featurizer.id} (sha256 ${short(featurizer.sha256)}), but ${batch.location} holds features of ${batch.space.featurizer.id} (sha256 ${short(batch.space.featurizer.sha256)}); featurize the batch with the reference's model`,
+      );
+    }
+    if (batch.n === 0) throw new UserError(`${batch.location}: the batch is empty`);
+    const result = await measureDrift(reference, { location: batch.location, n: batch.n, dim: batch.space.dim, features: batch.rows, labels: batch.labels });
+    let reportFile: string | undefined;
+    if (o.report !== false) {
+      reportFile = path.resolve(typeof o.report === 'string' ? o.report : 'drift.html');
+      const { renderDriftHtml } = await import('../drift/report.js');
+      const tmp = `${reportFile}.tmp-${process.pid}`;
+      await fs.mkdir(path.dirname(reportFile), { recursive: true });
+      await fs.writeFile(tmp, renderDriftHtml(result));
+      await fs.rename(tmp, reportFile);
+    }
+    if (o.json) process.stdout.write(`${JSON.stringify({ ...result, report: reportFile ?? null })}\n`);
+    else printDrift(result, reportFile);
+    if (result.verdict === 'drift') process.exitCode = DRIFT_EXIT;
+  });
+}
