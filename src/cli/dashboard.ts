@@ -1,20 +1,14 @@
-// Watching a deployment's queue: `fruits dashboard` (bull-board in a browser) and
-// `fruits queue-metrics` (queue depth as CloudWatch metrics, for autoscaling workers to zero).
+// `fruits dashboard`: bull-board in a browser for a deployment's queues (read-only by default).
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { redactRedisUrl } from '../runner/distributed/redis-url.js';
-import { QUEUE } from '../runner/distributed/jobs.js';
 import type { Logger } from '../util/logger.js';
 import { UserError, errorMessage } from '../util/errors.js';
 import { flag, optionalFlag, parseFlag, UsageError } from './options.js';
 import { addRedisOptions, redisOptionsOf } from './worker.js';
+import { untilSignal } from '../util/signals.js';
 
 const host = z.string().trim().min(1, 'a host name or address');
-// CloudWatch namespaces: letters, digits and . - _ / # : (not starting with "AWS/").
-const namespace = z
-  .string()
-  .regex(/^[A-Za-z0-9.\-_/#:]{1,255}$/, 'letters, digits and . - _ / # :')
-  .refine((s) => !s.startsWith('AWS/'), 'a namespace of your own, not AWS/…');
 
 const hostNames = z
   .string()
@@ -32,14 +26,6 @@ function dashboardCredentials(env: NodeJS.ProcessEnv): { user: string; password:
   if (!user && !password) return undefined;
   if (!user || !password || user.includes(':')) throw new UsageError('FRUITS_DASHBOARD_USER and FRUITS_DASHBOARD_PASSWORD: set both (the user without a colon), or neither');
   return { user, password };
-}
-
-/** Resolves on the first SIGTERM or SIGINT. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
 }
 
 export function registerDashboard(program: Command, log: () => Logger): void {
@@ -73,65 +59,5 @@ export function registerDashboard(program: Command, log: () => Logger): void {
     logger.info(`dashboard ${d.url} (${o.readWrite ? 'read-write' : 'read-only'}${credentials ? ', basic auth' : ''}) for ${d.queues.map((q) => `${redis.prefix}:${q}`).join(', ')} at ${redactRedisUrl(redis.url)}`);
     await untilSignal();
     await d.close();
-  });
-
-  const metrics = program
-    .command('queue-metrics')
-    .description('publish the queue depth (waiting + active jobs) as CloudWatch metrics QueueDepth and ActiveJobs, for autoscaling workers')
-    .requiredOption('--namespace <ns>', 'CloudWatch namespace (e.g. Fruits)')
-    .option('--interval <seconds>', 'seconds between two publications (default 60)')
-    .option('--once', 'publish once and exit')
-    .option('--dry-run', 'print the metric data as JSON lines on stdout instead of sending them');
-  addRedisOptions(metrics);
-  metrics.action(async (o: Record<string, unknown>) => {
-    const redis = redisOptionsOf(o);
-    const ns = parseFlag(namespace, o.namespace, '--namespace');
-    const intervalMs = (optionalFlag(flag.positiveInt, o.interval, '--interval') ?? 60) * 1000;
-    const logger = log();
-    // Loaded by this command only: `fruits --help` and the other commands start without them.
-    const [{ CloudWatchClient }, { Queue }, { metricData, putMetrics, readQueueCounts }, { connectRedis }] = await Promise.all([
-      import('@aws-sdk/client-cloudwatch'),
-      import('bullmq'),
-      import('../runner/distributed/queue-metrics.js'),
-      import('../runner/distributed/redis-connection.js'),
-    ]);
-    const client = await connectRedis(redis.url, 'monitor');
-    const queue = new Queue(QUEUE, { connection: client, prefix: redis.prefix, skipMetasUpdate: true });
-    const cloudwatch = o.dryRun ? undefined : new CloudWatchClient({});
-    let stop = false;
-    let wake: () => void = () => undefined;
-    void untilSignal().then(() => {
-      stop = true;
-      wake();
-    });
-    try {
-      do {
-        const data = metricData(await readQueueCounts(queue), new Date());
-        if (!cloudwatch) {
-          process.stdout.write(`${JSON.stringify({ Namespace: ns, MetricData: data })}\n`);
-        } else {
-          try {
-            await putMetrics(cloudwatch, ns, data);
-            logger.debug(`published ${data.map((d) => `${d.MetricName}=${d.Value}`).join(' ')} to ${ns}`);
-          } catch (err) {
-            // A failed publication is retried at the next interval; with --once it is the exit status.
-            if (o.once) throw new UserError(`queue-metrics: cannot publish to CloudWatch: ${errorMessage(err)}`);
-            logger.warn(`queue-metrics: cannot publish to CloudWatch: ${errorMessage(err)}`);
-          }
-        }
-        if (o.once || stop) break;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, intervalMs);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-      } while (!stop);
-    } finally {
-      await queue.close();
-      client.disconnect();
-      cloudwatch?.destroy();
-    }
   });
 }

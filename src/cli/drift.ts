@@ -65,7 +65,7 @@ Examples:
       import('../classify/dataset.js'),
       import('../drift/reference.js'),
       import('../drift/drift.js'),
-      import('./classify.js'),
+      import('./evaluate.js'),
       import('../storage/open.js'),
     ]);
     const logger = log();

@@ -8,11 +8,16 @@ import { TaskFailedError } from '../runner/runner.js';
 import { SOFTWARE } from '../version.js';
 import { registerFeaturize } from './featurize.js';
 import { registerInspect } from './inspect.js';
-import { registerClassifyCommands } from './classify.js';
-import { registerReduce } from './reduce.js';
+import { registerTrain } from './train.js';
+import { registerEvaluate } from './evaluate.js';
+import { registerPredict } from './predict.js';
+import { registerServe } from './serve.js';
+import { registerFit } from './fit.js';
+import { registerTransform } from './transform.js';
 import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
 import { registerDashboard } from './dashboard.js';
+import { registerQueueMetrics } from './queue-metrics.js';
 import { registerExport } from './export.js';
 import { registerDrift } from './drift.js';
 import { registerCompact } from './compact.js';
@@ -47,15 +52,20 @@ const program = new Command('fruits')
 
 registerRun(program, log);
 registerFeaturize(program, log);
-registerReduce(program, log);
+registerFit(program, log);
+registerTransform(program, log);
 registerCompact(program, log);
 registerInspect(program);
-registerClassifyCommands(program, log);
+registerTrain(program, log);
+registerEvaluate(program, log);
+registerPredict(program, log);
+registerDrift(program, log);
+registerServe(program, log);
 registerExport(program, log);
 registerTelegram(program, log);
 registerWorker(program, log);
 registerDashboard(program, log);
-registerDrift(program, log);
+registerQueueMetrics(program, log);
 
 function exitCodeOf(err: unknown): number {
   return err instanceof UserError ? err.exitCode : 1;

@@ -42,3 +42,8 @@ export function poolSize(workersFlag: unknown, threadsFlag: unknown): { workers:
   const threadsPerWorker = optionalFlag(flag.positiveInt, threadsFlag, '--threads') ?? Math.max(1, Math.floor(cores / workers));
   return { workers, threadsPerWorker };
 }
+
+/** A ratio as a percentage with two decimals, for terminal summaries ("97.14 %"). */
+export function pct(v: number): string {
+  return `${(v * 100).toFixed(2)} %`;
+}
