@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   let classifier: ImageClassifier;
   try {
     const bundle = await readBundle(setup.bundle);
+    if (setup.manifestSha256 && bundle.manifestSha256 !== setup.manifestSha256) throw new Error(`bundle ${setup.bundle} was replaced while loading; the next look loads the new one`);
     classifier = await ImageClassifier.load(bundle, { model: setup.model, threads: setup.threads });
   } catch (err) {
     port.postMessage({ type: 'failed', message: (err as Error).message } satisfies WorkerReply);

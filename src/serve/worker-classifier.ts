@@ -14,6 +14,8 @@ export interface WorkerSetup {
   bundle: string;
   model?: string;
   threads: number;
+  /** The bundle.json sha256 the caller read: a bundle replaced since is refused, not loaded. */
+  manifestSha256?: string;
 }
 
 export interface WorkerRequest {
