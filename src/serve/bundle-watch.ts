@@ -2,7 +2,7 @@
 // it reads bundle.json through the Store (one small object); when its sha256 is new, the bundle is
 // read and checked in full (readBundle verifies every file against the manifest's checksums), its
 // model is loaded on a worker of its own, and only then is it swapped in. Anything wrong — no
-// manifest (a write in progress on S3 deletes it first), a damaged file, a model that will not load —
+// manifest at two looks in a row (a write in progress on S3 deletes it first), a damaged file, a model that will not load —
 // refuses that bundle with one warning, and the old one keeps serving. A refused manifest is not
 // tried again until it changes.
 import { BUNDLE_FILES, readBundle, type Bundle } from '../classify/bundle.js';
@@ -30,6 +30,7 @@ export class BundleWatcher {
   private stopped = false;
   /** The manifest (sha256, or why none could be read) last refused: not retried, nor logged again. */
   private refused: string | undefined;
+  private missedOnce = false;
 
   constructor(
     readonly location: string,
@@ -70,9 +71,17 @@ export class BundleWatcher {
     try {
       sha = sha256Hex(await openStore(this.location).read(BUNDLE_FILES.manifest));
     } catch (err) {
-      const why = err instanceof StorageError && err.code === 'not_found' ? `no ${BUNDLE_FILES.manifest} (a bundle being written, or none)` : errorMessage(err);
+      const missing = err instanceof StorageError && err.code === 'not_found';
+      // A bundle being published is briefly absent (between two renames locally; on S3 its manifest
+      // is deleted first and written last): refused only when still absent at the next look.
+      if (missing && !this.missedOnce) {
+        this.missedOnce = true;
+        return 'unchanged';
+      }
+      const why = missing ? `no ${BUNDLE_FILES.manifest} (a bundle being written, or none)` : errorMessage(err);
       return this.refuse(`unreadable:${why}`, why);
     }
+    this.missedOnce = false;
     if (sha === current.bundle.manifestSha256 || sha === this.refused) return 'unchanged';
     let bundle: Bundle;
     try {
