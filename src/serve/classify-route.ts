@@ -41,7 +41,7 @@ async function decodeUpload(bytes: Buffer, bundle: Bundle, { opts, metrics }: Se
 const topSchema = z.string().regex(/^\d{1,4}$/).transform(Number).pipe(z.number().int().min(1));
 
 export const classifyRoutePlugin: ServePlugin = async (app, ctx) => {
-  const { opts, metrics, served } = ctx;
+  const { opts, metrics, served, featureLog } = ctx;
   const rateLimit = opts.rateLimit ? { rateLimit: { max: opts.rateLimit, timeWindow: 60_000 } } : {};
   app.post('/v1/classify', { config: { upload: true, admission: true, ...rateLimit } }, async (request, reply) => {
     // The request keeps the bundle it started with, even if --watch swaps in another meanwhile.
@@ -67,7 +67,12 @@ export const classifyRoutePlugin: ServePlugin = async (app, ctx) => {
         metrics.shed.inc();
         throw new HttpError(503, 'overloaded', err.message, { 'retry-after': '1' });
       }
-      metrics.observeAnswer(result.value.predictions[0]?.score ?? 0, result.value.unknown);
+      const best = result.value.predictions[0];
+      metrics.observeAnswer(best?.score ?? 0, result.value.unknown);
+      if (featureLog && result.value.features && best) {
+        const { novelty, unknown } = result.value;
+        featureLog.add({ features: result.value.features, time: new Date(), label: best.label, score: best.score, novelty, unknown, bundle: generation.id, featurizer: bundle.featurizer });
+      }
       return reply.header('cache-control', 'no-store').send({
         predictions: result.value.predictions,
         // Bundles trained before novelty data existed answer without these two fields.

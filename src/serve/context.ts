@@ -2,6 +2,7 @@
 // swapped for a new one by --watch), the settings and the metrics. Each plugin (admission, errors, uploads, page, health, metrics, classify)
 // is registered with this one object, so adding a route is one more plugin given the same context.
 import type { FastifyPluginAsync } from 'fastify';
+import type { FeatureLog } from './feature-log.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ServeOptions } from './options.js';
 import type { ServedBundle } from './served-bundle.js';
@@ -13,6 +14,8 @@ export interface ServeContext {
   served: ServedBundle;
   opts: ServeOptions;
   metrics: ServerMetrics;
+  /** --log-features: where each answer's features go. */
+  featureLog?: FeatureLog;
 }
 
 export type ServePlugin = FastifyPluginAsync<ServeContext>;

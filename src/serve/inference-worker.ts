@@ -29,8 +29,9 @@ async function main(): Promise<void> {
         sourceWidth: i.width,
         sourceHeight: i.height,
       }));
-      const predictions = await classifier.classify(images, req.top);
-      port.postMessage({ type: 'result', id: req.id, predictions } satisfies WorkerReply);
+      const predictions = await classifier.classify(images, req.top, { features: req.features });
+      const transfer = predictions.flatMap((p) => (p.features ? [p.features.buffer as ArrayBuffer] : []));
+      port.postMessage({ type: 'result', id: req.id, predictions } satisfies WorkerReply, transfer);
     } catch (err) {
       port.postMessage({ type: 'error', id: req.id, message: (err as Error).message } satisfies WorkerReply);
     }

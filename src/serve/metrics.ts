@@ -26,6 +26,8 @@ export interface ServerMetrics extends InferenceMetrics {
   bundleInfo: Gauge<'bundle' | 'featurizer'>;
   bundleCreated: Gauge;
   reloads: Counter<'result'>;
+  /** --log-features: rows written to the log, and rows dropped while its store failed. */
+  featureLogRows: Counter<'result'>;
   setBundle(id: string, featurizer: string, createdAt: string): void;
 }
 
@@ -79,6 +81,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServerMe
     bundleCreated.set(Date.parse(createdAt) / 1000);
   };
   return {
+    featureLogRows: new Counter({ name: 'fruits_feature_log_rows_total', help: 'Answers logged by --log-features: written, or dropped while the store failed', labelNames: ['result'], registers }),
     bundleInfo,
     bundleCreated,
     reloads,
