@@ -5,15 +5,14 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
 import * as pq from 'parquet-wasm/node';
-import { pino } from 'pino';
 import { readBundle } from '../src/classify/bundle.js';
 import { loadDataset } from '../src/classify/dataset.js';
 import { buildServer, SERVE_DEFAULTS } from '../src/serve/server.js';
 import { collect, runCli, show, spawnCli } from './helpers/cli.js';
+import { captureLogs } from './helpers/log-capture.js';
 import { miniTestDir, sharedModelPath, tempDir } from './helpers/paths.js';
 import { miniFeatures, trainBundle } from './classify-fixtures.js';
 
@@ -126,16 +125,7 @@ describe('fruits serve --log-features', () => {
   test('a store that cannot be written: a warning, and every request still answered', async () => {
     const blocker = path.join(tmp.dir, 'a-file');
     await fs.writeFile(blocker, 'not a folder');
-    const logs: { level: number; msg: string }[] = [];
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line));
-          cb();
-        },
-      }),
-    );
+    const { logger, logs } = captureLogs();
     const server = await buildServer(await readBundle(bundle), {
       ...SERVE_DEFAULTS,
       threads: 1,

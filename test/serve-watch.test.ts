@@ -6,12 +6,11 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { pino } from 'pino';
 import { readBundle } from '../src/classify/bundle.js';
 import { buildServer, SERVE_DEFAULTS, type ServerHandle } from '../src/serve/server.js';
 import { miniTestDir, sharedModelPath, tempDir } from './helpers/paths.js';
+import { captureLogs } from './helpers/log-capture.js';
 import { miniFeatures, trainBundle } from './classify-fixtures.js';
 
 /** Publishes `source` at `target` as writeBundle does locally: a complete copy renamed into place. */
@@ -40,16 +39,7 @@ describe('fruits serve --watch', () => {
   let server: ServerHandle;
   let url: string;
   let photos: Buffer[];
-  const logs: { level: number; msg: string }[] = [];
-  const logger = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line));
-        done();
-      },
-    }),
-  );
+  const { logger, logs } = captureLogs();
 
   const classify = async (photo: Buffer): Promise<Answer> => {
     const res = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(photo) });
