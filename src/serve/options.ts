@@ -2,7 +2,7 @@
 // Kept apart from the server so that the CLI can describe them without loading Fastify.
 import os from 'node:os';
 import { z } from 'zod';
-import { flag, optionalFlag, parseFlag, UsageError } from '../cli/options.js';
+import { flag, optionalFlag, parseFlag, UsageError } from '../util/flags.js';
 
 /** The feature log's flush defaults (kept here: the CLI's help reads them without loading the log). */
 export const FEATURE_LOG_DEFAULTS = { flushRows: 1000, flushSeconds: 60 };
