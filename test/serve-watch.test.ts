@@ -2,16 +2,19 @@
 // new bundle published at the watched folder under a steady load of classify requests is swapped
 // in with no failed request, answers switch to it and the old one is released once drained; a
 // damaged or incomplete bundle written there is refused (one warning), the old one keeps serving;
-// a good one after it is loaded again.
+// a good one after it is loaded again. The same swap from an s3:// location (s3rver).
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { readBundle } from '../src/classify/bundle.js';
+import { BUNDLE_FILES, readBundle } from '../src/classify/bundle.js';
+import { openStore } from '../src/storage/open.js';
+import { closeS3Clients } from '../src/storage/s3-config.js';
 import { buildServer, SERVE_DEFAULTS, type ServerHandle } from '../src/serve/server.js';
 import { miniTestDir, sharedModelPath, tempDir } from './helpers/paths.js';
 import { captureLogs } from './helpers/log-capture.js';
 import { miniFeatures, trainBundle } from './classify-fixtures.js';
+import { setS3TestEnv, startS3Server } from './helpers/s3-server.js';
 
 /** Publishes `source` at `target` as writeBundle does locally: a complete copy renamed into place. */
 async function publish(source: string, target: string, edit?: (staged: string) => Promise<void>): Promise<void> {
@@ -168,5 +171,56 @@ describe('fruits serve --watch', () => {
     answer = await classify(photos[2]);
     assert.equal(answer.status, 200);
     assert.equal(answer.bundle, idA);
+  });
+});
+
+/** Uploads a local bundle as writeBundle writes one to S3: bundle.json deleted first, written last. */
+async function uploadBundle(local: string, uri: string): Promise<void> {
+  const store = openStore(uri);
+  await store.deletePrefix(BUNDLE_FILES.manifest);
+  const files = (await fs.readdir(local)).filter((f) => f !== BUNDLE_FILES.manifest);
+  for (const f of files) await store.write(f, await fs.readFile(path.join(local, f)));
+  await store.write(BUNDLE_FILES.manifest, await fs.readFile(path.join(local, BUNDLE_FILES.manifest)));
+}
+
+describe('fruits serve --watch on s3://', () => {
+  test('a bundle published to the watched prefix is swapped in', async () => {
+    const tmp = await tempDir('serve-watch-s3');
+    const s3 = await startS3Server();
+    const restoreEnv = setS3TestEnv(s3.endpoint);
+    let server: ServerHandle | undefined;
+    try {
+      await s3.createBucket('models');
+      const data = await miniFeatures();
+      const [a, b] = [path.join(tmp.dir, 'a'), path.join(tmp.dir, 'b')];
+      await trainBundle(data.train, a);
+      await trainBundle(data.train, b, ['--classifier', 'knn']);
+      const uri = 's3://models/current';
+      await uploadBundle(a, uri);
+      server = await buildServer(await readBundle(uri), { ...SERVE_DEFAULTS, threads: 1, decodeSize: 'native', model: sharedModelPath, defaultMetrics: false, watchIntervalMs: 100 });
+      await server.ready;
+      const url = await server.app.listen({ port: 0, host: '127.0.0.1' });
+      const dir = path.join(miniTestDir, 'Kiwi');
+      const photo = new Uint8Array(await fs.readFile(path.join(dir, (await fs.readdir(dir)).sort()[0])));
+      const ask = async () => {
+        const res = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo });
+        assert.equal(res.status, 200);
+        return ((await res.json()) as { model: { bundle: string } }).model.bundle;
+      };
+      const [idA, idB] = [(await readBundle(a)).manifestSha256.slice(0, 12), (await readBundle(b)).manifestSha256.slice(0, 12)];
+      assert.equal(await ask(), idA);
+      await uploadBundle(b, uri);
+      while (server.served.current.id !== idB) await server.watcher!.check();
+      assert.equal(await ask(), idB);
+      // The upload's window without bundle.json was never taken for a broken bundle, or was refused once at most.
+      assert.ok(server.served.failures <= 1);
+      assert.equal(server.served.reloads, 1);
+    } finally {
+      await server?.close();
+      closeS3Clients();
+      restoreEnv();
+      await s3.stop();
+      await tmp.cleanup();
+    }
   });
 });
