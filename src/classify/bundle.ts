@@ -108,6 +108,8 @@ export interface BundleContents {
 export interface Bundle extends BundleContents {
   dir: string;
   manifest: BundleManifest;
+  /** sha256 of the bundle.json bytes: the bundle's identity (`fruits serve --watch` compares it). */
+  manifestSha256: string;
   pcaSha256?: string;
 }
 
@@ -229,8 +231,11 @@ export async function readBundle(location: string): Promise<Bundle> {
     );
   }
   let raw: unknown;
+  let manifestSha256 = '';
   try {
-    raw = JSON.parse((await readKey(store, BUNDLE_FILES.manifest, `bundle ${root}`)).toString('utf8'));
+    const bytes = await readKey(store, BUNDLE_FILES.manifest, `bundle ${root}`);
+    manifestSha256 = sha256Hex(bytes);
+    raw = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     if (err instanceof BundleError) throw err;
     throw new BundleError(`bundle ${root}: ${BUNDLE_FILES.manifest} is not valid JSON`);
@@ -319,6 +324,7 @@ export async function readBundle(location: string): Promise<Bundle> {
   return {
     dir: root,
     manifest,
+    manifestSha256,
     novelty,
     featurizer: manifest.featurizer,
     pca,
