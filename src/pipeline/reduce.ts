@@ -125,26 +125,33 @@ export async function statisticsJob(features: Store, pca: Store, opts: StageOpti
   const unused: string[] = [];
   for await (const o of pca.list(PART_STATS_DIR)) if (!current.has(o.key)) unused.push(o.key);
   for (const key of unused) await pca.deletePrefix(key);
-  // Merge levels until one file remains; the last merge writes STATS_FILE itself.
+  // Merge levels until one file remains; the last merge writes STATS_FILE itself. An inner node is
+  // named after its inputs (themselves named after their content), so a node whose inputs did not
+  // change is kept from the previous run: an update merges only the path from its new parts to the
+  // root, and the numbers are those of merging the whole tree again (same tree, same order).
   let depth = 1;
   let result: StatsResult | undefined;
+  const tree = new Set<string>();
   do {
     const next: string[] = [];
     const merges: Task[] = [];
     const last = level.length <= fanIn;
     for (let i = 0; i < level.length; i += fanIn) {
-      const file = last ? STATS_FILE : `${dir}/l${depth}-${String(i / fanIn).padStart(5, '0')}.bin`;
+      const inputs = level.slice(i, i + fanIn);
+      const file = last ? STATS_FILE : `${dir}/l${depth}-${sha256Hex(inputs.join('\n')).slice(0, 24)}.bin`;
       next.push(file);
-      merges.push({ kind: 'merge-stats', store: pca.root, inputs: level.slice(i, i + fanIn), file });
+      tree.add(file);
+      if (last || !(await pca.exists(file))) merges.push({ kind: 'merge-stats', store: pca.root, inputs, file });
     }
     const results = await runAll(opts.runner, merges, opts.progress);
-    result = results[0] as StatsResult;
+    if (last) result = results[0] as StatsResult;
     level = next;
     depth++;
   } while (level.length > 1);
-  // The merge levels are recomputed each time; the per-part statistics are kept.
+  if (!result) throw new Error('statistics: the merge tree has no root');
+  // Inner nodes of earlier trees are removed; the per-part statistics and this tree are kept.
   const levels: string[] = [];
-  for await (const o of pca.list(dir)) if (/^_stats\/l\d+-/.test(o.key)) levels.push(o.key);
+  for await (const o of pca.list(dir)) if (/^_stats\/l\d+-/.test(o.key) && !tree.has(o.key)) levels.push(o.key);
   for (const key of levels) await pca.deletePrefix(key);
   const summary: StatsSummary = {
     rows: result.rows,
