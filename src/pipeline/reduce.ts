@@ -230,6 +230,17 @@ export function splitModelLocation(location: string): { dir: string; file: strin
   return { dir: location, file: MODEL_FILE };
 }
 
+/** A PCA model file, parsed, with the sha256 of its bytes. */
+async function loadPcaModel(pca: { store: Store; file: string }): Promise<{ model: PcaModel; sha256: string }> {
+  let bytes: Buffer;
+  try {
+    bytes = await pca.store.read(pca.file);
+  } catch {
+    throw new UserError(`${pca.store.uriOf(pca.file)}: no PCA model there`);
+  }
+  return { model: parsePcaModel(bytes.toString('utf8'), pca.store.uriOf(pca.file)), sha256: sha256Hex(bytes) };
+}
+
 export interface TransformSummary {
   output: string;
   rows: number;
@@ -243,20 +254,13 @@ export interface TransformSummary {
 
 export async function transformJob(
   features: Store,
-  pca: { store: Store; file: string },
+  pca: { store: Store; file: string; loaded?: { model: PcaModel; sha256: string } },
   output: Store,
   opts: StageOptions & { csv?: Store; overwrite?: boolean; samplePoints?: number },
 ): Promise<TransformSummary> {
   const t0 = performance.now();
   const manifest = await completeFeatures(features);
-  let bytes: Buffer;
-  try {
-    bytes = await pca.store.read(pca.file);
-  } catch {
-    throw new UserError(`${pca.store.uriOf(pca.file)}: no PCA model there`);
-  }
-  const model = parsePcaModel(bytes.toString('utf8'), pca.store.uriOf(pca.file));
-  const pcaSha256 = sha256Hex(bytes);
+  const { model, sha256: pcaSha256 } = pca.loaded ?? (await loadPcaModel(pca));
   try {
     checkCompatible(model, { modelId: manifest.config.model.id, sha256: manifest.config.model.sha256, dim: manifest.featureDim });
   } catch (err) {
