@@ -132,6 +132,15 @@ describe('train → evaluate → predict on the mini dataset', () => {
     const r = await runCli(['train', data.train, again, '--quiet']);
     assert.equal(r.code, 1);
     assert.deepEqual(errorLines(r.stderr), [`fruits: error: ${again} already holds a bundle; pass --overwrite to replace it`]);
+    // A folder of something else is refused before any training (no progress line), and kept as it was.
+    const other = path.join(dir, 'notes');
+    await fs.mkdir(other, { recursive: true });
+    await fs.writeFile(path.join(other, 'todo.txt'), 'mine');
+    const refused = await runCli(['train', data.train, other]);
+    assert.equal(refused.code, 1);
+    assert.deepEqual(errorLines(refused.stderr), [`fruits: error: ${other} is not empty and is not a fruits bundle; choose another location`]);
+    assert.doesNotMatch(refused.stderr, /iterations/);
+    assert.deepEqual(await fs.readdir(other), ['todo.txt']);
     const bad = await runCli(['train', data.train, path.join(dir, 'x'), '--classifier', 'svm']);
     assert.equal(bad.code, 2);
     assert.match(errorLines(bad.stderr)[0], /^fruits: error: --classifier: invalid value 'svm'/);

@@ -9,12 +9,11 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { buildServer, type BuildOptions, type ServerHandle } from '../src/serve/server.js';
 import { collect, spawnCli } from './helpers/cli.js';
+import { captureLogs } from './helpers/log-capture.js';
 import { miniTestDir, sharedModelPath } from './helpers/paths.js';
 import { serveFixture, type ServeFixture } from './helpers/serve-fixture.js';
 
@@ -99,17 +98,7 @@ describe('fruits serve against slow, idle, malformed and hostile clients', () =>
   let fixture: ServeFixture;
   let photo: Buffer;
   const servers: ServerHandle[] = [];
-  const logs: { level: number; msg: string; err?: unknown; stack?: unknown }[] = [];
-
-  const logger = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line));
-        done();
-      },
-    }),
-  );
+  const { logger, logs } = captureLogs();
 
   async function start(over: Partial<BuildOptions> = {}): Promise<{ url: string; port: number; handle: ServerHandle }> {
     const handle = await buildServer(fixture.bundle, fixture.options({ logger, ...over }));

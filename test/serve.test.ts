@@ -226,7 +226,11 @@ describe('fruits serve API', () => {
   });
 
   test('health, readiness and Prometheus metrics', async () => {
-    assert.deepEqual((await call(`${base}/healthz`)).body, { status: 'ok' });
+    // Alive, with the bundle served and the reloads --watch did (none here).
+    const health = (await call(`${base}/healthz`)).body as unknown as { status: string; bundle: { id: string }; reloads: unknown };
+    assert.equal(health.status, 'ok');
+    assert.match(health.bundle.id, /^[0-9a-f]{12}$/);
+    assert.deepEqual(health.reloads, { done: 0, refused: 0 });
     const ready = await call(`${base}/readyz`);
     assert.equal(ready.status, 200);
     const text = await (await fetch(`${base}/metrics`)).text();
@@ -237,6 +241,8 @@ describe('fruits serve API', () => {
     assert.match(text, /^fruits_http_requests_in_flight 0$/m);
     assert.match(text, /^fruits_inference_batch_size_count \d+$/m);
     assert.match(text, /^fruits_process_resident_memory_bytes \d+/m);
+    assert.match(text, new RegExp(`^fruits_bundle_info\\{bundle="${health.bundle.id}",featurizer="[^"]+"\\} 1$`, 'm'));
+    assert.match(text, /^fruits_bundle_created_timestamp_seconds \d+/m);
 
     // While the model loads: alive, not ready, and classify says so.
     const loading = await start({ classifier: new Promise(() => undefined) }, false);

@@ -7,11 +7,9 @@
 //   weights.bin   the arrays, little-endian, concatenated (offsets in bundle.json)
 //   pca.json      the PCA model, byte for byte as fitted (its sha256 identifies reduced datasets)
 //
-// A bundle is a local folder or an s3:// prefix. Locally it is written into a temporary sibling
-// folder and renamed into place; on S3 bundle.json is written last (and deleted first when
-// replacing), so a crash never leaves something that reads as a complete bundle.
-import { promises as fs, existsSync } from 'node:fs';
-import path from 'node:path';
+// A bundle is a local folder or an s3:// prefix, written through the Store: bundle.json is
+// written last (and deleted first when replacing), so a crash never leaves something that reads
+// as a complete bundle.
 import { z } from 'zod';
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
@@ -110,6 +108,8 @@ export interface BundleContents {
 export interface Bundle extends BundleContents {
   dir: string;
   manifest: BundleManifest;
+  /** sha256 of the bundle.json bytes: the bundle's identity (`fruits serve --watch` compares it). */
+  manifestSha256: string;
   pcaSha256?: string;
 }
 
@@ -150,13 +150,17 @@ async function isEmptyStore(store: Store): Promise<boolean> {
   return true;
 }
 
+/** Refuses a location a bundle must not be written to; `train` asks before it trains. */
+export async function checkBundleLocation(store: Store, overwrite: boolean): Promise<void> {
+  if (await isEmptyStore(store)) return;
+  if (!(await store.exists(BUNDLE_FILES.manifest))) throw new BundleError(`${store.root} is not empty and is not a fruits bundle; choose another location`);
+  if (!overwrite) throw new BundleError(`${store.root} already holds a bundle; pass --overwrite to replace it`);
+}
+
 export async function writeBundle(location: string, contents: BundleContents, opts: { overwrite?: boolean } = {}): Promise<BundleManifest> {
   checkContents(contents);
   const store = openStore(location);
-  if (!(await isEmptyStore(store))) {
-    if (!(await store.exists(BUNDLE_FILES.manifest))) throw new BundleError(`${store.root} is not empty and is not a fruits bundle; choose another location`);
-    if (!opts.overwrite) throw new BundleError(`${store.root} already holds a bundle; pass --overwrite to replace it`);
-  }
+  await checkBundleLocation(store, Boolean(opts.overwrite));
   const arrays = arraysOf(contents);
   const refs: ArrayRef[] = [];
   let offset = 0;
@@ -193,33 +197,14 @@ export async function writeBundle(location: string, contents: BundleContents, op
   if (contents.pca) files.push([BUNDLE_FILES.pca, contents.pca.text]);
   const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
 
-  if (store.remote) {
-    // No rename on S3: the manifest goes first on the way out and last on the way in.
-    await store.deletePrefix(BUNDLE_FILES.manifest);
-    if (!contents.pca) await store.deletePrefix(BUNDLE_FILES.pca);
-    for (const [key, data] of files) await store.write(key, data);
-    await store.write(BUNDLE_FILES.manifest, manifestText);
-    return manifest;
-  }
-  const target = store.root;
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Date.now()}`);
-  await fs.mkdir(tmp, { recursive: true });
-  try {
-    for (const [key, data] of files) await fs.writeFile(path.join(tmp, key), data);
-    await fs.writeFile(path.join(tmp, BUNDLE_FILES.manifest), manifestText);
-    if (existsSync(target)) {
-      // Replace: move the old bundle aside first so the new one appears in a single rename.
-      const old = `${tmp}.old`;
-      await fs.rename(target, old);
-      await fs.rename(tmp, target);
-      await fs.rm(old, { recursive: true, force: true });
-    } else {
-      await fs.rename(tmp, target);
-    }
-  } catch (err) {
-    await fs.rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  // One protocol for folders and object stores alike (the Store's, no renames of folders): the
+  // manifest goes first on the way out and last on the way in, so a reader (or `serve --watch`)
+  // sees the old bundle, no bundle, or the new one, never a mix: the manifest names the weights'
+  // sha256 and readBundle checks it.
+  await store.deletePrefix(BUNDLE_FILES.manifest);
+  if (!contents.pca) await store.deletePrefix(BUNDLE_FILES.pca);
+  for (const [key, data] of files) await store.write(key, data);
+  await store.write(BUNDLE_FILES.manifest, manifestText);
   return manifest;
 }
 
@@ -246,8 +231,11 @@ export async function readBundle(location: string): Promise<Bundle> {
     );
   }
   let raw: unknown;
+  let manifestSha256 = '';
   try {
-    raw = JSON.parse((await readKey(store, BUNDLE_FILES.manifest, `bundle ${root}`)).toString('utf8'));
+    const bytes = await readKey(store, BUNDLE_FILES.manifest, `bundle ${root}`);
+    manifestSha256 = sha256Hex(bytes);
+    raw = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     if (err instanceof BundleError) throw err;
     throw new BundleError(`bundle ${root}: ${BUNDLE_FILES.manifest} is not valid JSON`);
@@ -336,6 +324,7 @@ export async function readBundle(location: string): Promise<Bundle> {
   return {
     dir: root,
     manifest,
+    manifestSha256,
     novelty,
     featurizer: manifest.featurizer,
     pca,

@@ -2,7 +2,7 @@
 // featurize`), a reduced dataset (`fruits transform`) or a `fruits run` output (its reduced
 // dataset, or its features), with the identity of the feature space they live in.
 import { z } from 'zod';
-import { MANIFEST, SUCCESS, anyManifestSchema, readJson } from '../sink/formats.js';
+import { MANIFEST, SUCCESS, anyManifestSchema, readJson, reducedManifestSchema, runLayoutSchema } from '../sink/formats.js';
 import { FEATURES_FORMAT, readFeaturesManifest } from '../sink/manifest.js';
 import { listPartFiles, readPart } from '../sink/read-dataset.js';
 import { modelSpecSchema, inputSizeOfId, withInputSize, type ModelSpec } from '../model/spec.js';
@@ -38,22 +38,6 @@ export interface LabelledRows {
   imageRoot?: string;
 }
 
-const reducedManifestSchema = z.object({
-  format: z.literal(REDUCED_FORMAT),
-  status: z.string(),
-  features: z.string(),
-  pca: z.string(),
-  pcaSha256: z.string(),
-  k: z.number().int().positive(),
-  featurizer: z.object({ modelId: z.string(), sha256: z.string() }),
-  featuresVersion: z.number().int().positive().optional(),
-});
-
-const runManifestSchema = z.object({
-  format: z.literal('fruits.run'),
-  layout: z.object({ features: z.string(), reduced: z.string(), pca: z.string() }),
-});
-
 /** The datasets a location offers: itself, or the features and reduced datasets of a run. */
 export interface DatasetChoice {
   features?: string;
@@ -69,7 +53,7 @@ export async function datasetsAt(location: string): Promise<DatasetChoice | unde
   const store = openStore(location);
   const run = await readJson(store, RUN_MANIFEST, z.unknown()).catch(() => undefined);
   if (run !== undefined) {
-    const r = runManifestSchema.safeParse(run);
+    const r = runLayoutSchema.safeParse(run);
     if (!r.success) throw new UserError(`${store.uriOf(RUN_MANIFEST)}: not a fruits run manifest`);
     const reduced = store.sub(r.data.layout.reduced);
     return {

@@ -22,6 +22,8 @@ export interface Classified {
   novelty?: number;
   /** The bundle does not recognise the photo: novelty above the threshold fixed at training. */
   unknown?: boolean;
+  /** The photo's raw features, when asked for (serve --log-features); never sent to clients. */
+  features?: Float32Array;
 }
 
 export interface LoadOptions {
@@ -74,10 +76,14 @@ export class ImageClassifier {
     return out;
   }
 
-  /** The `top` best labels of each image, best first, and its novelty. */
-  async classify(images: readonly DecodedImage[], top: number): Promise<Classified[]> {
+  /** The `top` best labels of each image, best first, and its novelty (and its features, if asked). */
+  async classify(images: readonly DecodedImage[], top: number, opts: { features?: boolean } = {}): Promise<Classified[]> {
     if (images.length === 0) return [];
-    return this.rank(await this.features(images), images.length, top);
+    const features = await this.features(images);
+    const ranked = await this.rank(features, images.length, top);
+    if (!opts.features) return ranked;
+    const dim = this.featurizer.dim;
+    return ranked.map((r, i) => ({ ...r, features: features.slice(i * dim, (i + 1) * dim) }));
   }
 
   async rank(features: Float32Array, n: number, top: number): Promise<Classified[]> {

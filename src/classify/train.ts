@@ -102,6 +102,19 @@ async function trainingData(location: string): Promise<LabelledRows> {
   return loadDataset(choice.reduced ?? choice.features!);
 }
 
+type TrainingData = Awaited<ReturnType<typeof trainingData>>;
+interface PcaStep {
+  pca?: { model: PcaModel; text: string };
+  source?: 'fitted' | 'file' | 'dataset';
+  /** The classifier's input rows: the PCA scores, or the features themselves. */
+  x: Float32Array;
+}
+
+/**
+ * A bundle from a features (or reduced) dataset, in named steps: load the rows → the PCA (the
+ * dataset's, a file, or fitted here) → labels and standardisation → the held-out slice and the
+ * classifier → novelty data → training accuracy and what to record.
+ */
 export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
   const t0 = performance.now();
   const { log } = opts;
@@ -116,40 +129,7 @@ export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
   log.info(`${data.n} rows × ${space.dim} ${space.kind === 'reduced' ? 'PCA scores' : 'features'} from ${data.location}`);
   const tLoad = performance.now();
 
-  // --- PCA
-  let pca: { model: PcaModel; text: string } | undefined;
-  let pcaSource: 'fitted' | 'file' | 'dataset' | undefined;
-  let x = data.rows;
-  if (space.kind === 'reduced') {
-    if (opts.pcaK) throw new UserError(`${data.location} is already reduced (k = ${space.dim}); --pca-k applies to a features dataset`);
-    pca = await readPcaFile(opts.pcaFile ?? space.pcaLocation!);
-    if (sha256Hex(pca.text) !== space.pcaSha256) {
-      throw new UserError(`${opts.pcaFile ?? space.pcaLocation}: not the PCA model that reduced ${data.location} (sha256 differs)`);
-    }
-    pcaSource = 'dataset';
-  } else if (opts.pcaFile || opts.pcaK) {
-    const tPca = performance.now();
-    if (opts.pcaFile) {
-      pca = await readPcaFile(opts.pcaFile);
-      try {
-        checkCompatible(pca.model, { modelId: space.featurizer.id, sha256: space.featurizer.sha256, dim: space.dim });
-      } catch (err) {
-        if (err instanceof IncompatibleFeaturesError) throw new UserError(`${opts.pcaFile}: ${err.message}`);
-        throw err;
-      }
-      pcaSource = 'file';
-    } else {
-      const k = opts.pcaK!;
-      if (k > Math.min(space.dim, data.n - 1)) throw new UserError(`--pca-k ${k}: at most ${Math.min(space.dim, data.n - 1)} components for ${data.n} rows of ${space.dim} features`);
-      log.info(`fitting PCA (k = ${k}, standardised) on the ${data.n} training rows`);
-      const stats = await statsOfRows(data.rows, data.n, space.dim, { rowName: (i) => data.paths[i] });
-      const model = await fitPca(stats, { scale: 'standard', components: { k }, featurizer: { modelId: space.featurizer.id, sha256: space.featurizer.sha256 } });
-      pca = { model, text: pcaText(model) };
-      pcaSource = 'fitted';
-    }
-    x = await project(pca.model, data.rows, data.n);
-    log.info(`PCA: ${space.dim} → ${pca.model.k} dimensions in ${((performance.now() - tPca) / 1000).toFixed(1)} s`);
-  }
+  const { pca, source: pcaSource, x } = await pcaStep(opts, data);
   const tPcaDone = performance.now();
   const dim = pca ? pca.model.k : space.dim;
 
@@ -163,82 +143,13 @@ export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
   const xs = standardize(standardizer, x, data.n);
   const classes = labels.length;
 
-  // --- held-out slice
   const split = holdoutSplit(data, opts.holdout);
-  const fitX = split.held.length ? pick(xs, dim, split.fit) : xs;
-  const fitY = split.held.length ? Int32Array.from(split.fit, (i) => y[i]) : y;
-  const heldX = pick(xs, dim, split.held);
-  const heldY = Int32Array.from(split.held, (i) => y[i]);
-
-  let classifier: Classifier;
-  let heldOut: Accuracy | undefined;
-  // Top scores the classifier fitted without the held-out slice gives its rows: the novelty threshold's.
-  let heldTop: Float32Array | undefined;
-  let optimizer: TrainingInfo['optimizer'] = null;
-  let l2Info: TrainingInfo['l2'] = null;
   const tFit = performance.now();
-  if (opts.classifier === 'logreg') {
-    const fit = async (rows: Float32Array, labelsOf: Int32Array, n: number, l2: number, init?: LogRegModel, what = 'all rows'): Promise<LogRegFit> => {
-      opts.progress.stage(`fit λ=${l2}`, opts.maxIterations, 'iterations');
-      const t = performance.now();
-      const r = await fitLogReg(rows, labelsOf, n, dim, classes, {
-        l2,
-        maxIterations: opts.maxIterations,
-        tolerance: opts.tolerance,
-        init,
-        onIteration: () => opts.progress.tick(1),
-      });
-      // Converged before the cap: the stage is complete at the iterations it took (not "7 %, ETA 31s").
-      opts.progress.setTotal(r.iterations);
-      log.info(`logistic regression λ=${l2} on ${what} (${n}): ${r.iterations} iterations, loss ${r.loss.toFixed(5)}, ${((performance.now() - t) / 1000).toFixed(1)} s (${r.stop})`);
-      return r;
-    };
-    let chosen = opts.l2 === 'auto' ? TRAIN_DEFAULTS.l2Grid[0] : opts.l2;
-    let warm: LogRegModel | undefined;
-    if (split.held.length) {
-      const grid = opts.l2 === 'auto' ? TRAIN_DEFAULTS.l2Grid : [opts.l2];
-      const candidates: { l2: number; heldOutTop1: number; heldOutLoss: number; model: LogRegModel; acc: Accuracy }[] = [];
-      // Largest λ first: each fit warm-starts the next, smoother-to-sharper.
-      for (const l2 of grid) {
-        const r = await fit(fitX, fitY, split.fit.length, l2, candidates.at(-1)?.model, `the ${split.fit.length} rows outside the held-out slice`);
-        const acc = accuracyOf(await classifierScores(r.model, heldX, split.held.length), heldY, classes);
-        log.info(`  held-out (${split.held.length} rows): top-1 ${(acc.top1 * 100).toFixed(2)} %, log-loss ${acc.loss.toFixed(4)}`);
-        candidates.push({ l2, heldOutTop1: acc.top1, heldOutLoss: acc.loss, model: r.model, acc });
-      }
-      const best = candidates.reduce((a, b) => (b.heldOutTop1 > a.heldOutTop1 || (b.heldOutTop1 === a.heldOutTop1 && b.heldOutLoss < a.heldOutLoss) ? b : a));
-      chosen = best.l2;
-      warm = best.model;
-      heldTop = topScoresOf(await classifierScores(best.model, heldX, split.held.length), split.held.length, classes);
-      heldOut = best.acc;
-      l2Info = { chosen, candidates: opts.l2 === 'auto' ? candidates.map(({ l2, heldOutTop1, heldOutLoss }) => ({ l2, heldOutTop1, heldOutLoss })) : undefined };
-    } else {
-      l2Info = { chosen };
-    }
-    const final = await fit(xs, y, data.n, chosen, warm);
-    classifier = final.model;
-    optimizer = { iterations: final.iterations, evaluations: final.evaluations, stop: final.stop };
-  } else {
-    if (split.held.length) {
-      const m = fitKnn(fitX, fitY, split.fit.length, dim, classes, opts.knnK);
-      const heldScores = await classifierScores(m, heldX, split.held.length);
-      heldOut = accuracyOf(heldScores, heldY, classes);
-      heldTop = topScoresOf(heldScores, split.held.length, classes);
-      log.info(`k-NN (k = ${opts.knnK}) held-out (${split.held.length} rows): top-1 ${(heldOut.top1 * 100).toFixed(2)} %`);
-    }
-    classifier = fitKnn(xs, y, data.n, dim, classes, opts.knnK);
-  }
+  const fitted = await classifierStep(opts, { xs, y, n: data.n, dim, classes, split });
   opts.progress.stop();
-  let novelty: NoveltyModel | undefined;
-  if (space.kind === 'reduced') {
-    log.warn('no novelty data: the training rows are PCA-reduced; train on the features dataset to let the bundle tell unknown photos');
-  } else if (!heldTop) {
-    log.warn('no novelty data: its threshold is set on the held-out slice; train with --holdout > 0 to let the bundle tell unknown photos');
-  } else {
-    novelty = await fitNovelty({ features: data.rows, n: data.n, dim: space.dim, y, classes, paths: data.paths, held: split.held, heldTopScores: heldTop });
-    log.info(`novelty: threshold ${novelty.threshold.toFixed(3)} (${(novelty.calibration.heldOutRate * 100).toFixed(1)} % of the ${split.held.length} held-out rows above it)`);
-  }
+  const novelty = await noveltyStep(opts, data, y, classes, split, fitted.heldTop);
   const tFitDone = performance.now();
-  const train = accuracyOf(await classifierScores(classifier, xs, data.n), y, classes);
+  const train = accuracyOf(await classifierScores(fitted.classifier, xs, data.n), y, classes);
   const tEnd = performance.now();
 
   const training: TrainingInfo = {
@@ -257,11 +168,11 @@ export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
           varianceKept: Math.min(1, pca.model.explainedVarianceRatio.reduce((a, v) => a + v, 0)),
         }
       : null,
-    l2: l2Info,
-    knnK: classifier.kind === 'knn' ? classifier.k : null,
-    heldOut: heldOut ? { ...heldOut, fraction: opts.holdout } : null,
+    l2: fitted.l2Info,
+    knnK: fitted.classifier.kind === 'knn' ? fitted.classifier.k : null,
+    heldOut: fitted.heldOut ? { ...fitted.heldOut, fraction: opts.holdout } : null,
     train,
-    optimizer,
+    optimizer: fitted.optimizer,
     seconds: {
       load: (tLoad - t0) / 1000,
       pca: (tPcaDone - tLoad) / 1000,
@@ -273,9 +184,146 @@ export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
     featurizer: { id: space.featurizer.id, sha256: space.featurizer.sha256, spec },
     pca,
     standardizer,
-    classifier,
+    classifier: fitted.classifier,
     labels,
     training,
     novelty,
   };
+}
+
+/** The PCA a bundle carries: the one that reduced the dataset, a model file, or one fitted on the rows (--pca-k). */
+async function pcaStep(opts: TrainOptions, data: TrainingData): Promise<PcaStep> {
+  const { space } = data;
+  if (space.kind === 'reduced') {
+    if (opts.pcaK) throw new UserError(`${data.location} is already reduced (k = ${space.dim}); --pca-k applies to a features dataset`);
+    const pca = await readPcaFile(opts.pcaFile ?? space.pcaLocation!);
+    if (sha256Hex(pca.text) !== space.pcaSha256) {
+      throw new UserError(`${opts.pcaFile ?? space.pcaLocation}: not the PCA model that reduced ${data.location} (sha256 differs)`);
+    }
+    return { pca, source: 'dataset', x: data.rows };
+  }
+  if (!opts.pcaFile && !opts.pcaK) return { x: data.rows };
+  const tPca = performance.now();
+  let pca: { model: PcaModel; text: string };
+  let source: PcaStep['source'];
+  if (opts.pcaFile) {
+    pca = await readPcaFile(opts.pcaFile);
+    try {
+      checkCompatible(pca.model, { modelId: space.featurizer.id, sha256: space.featurizer.sha256, dim: space.dim });
+    } catch (err) {
+      if (err instanceof IncompatibleFeaturesError) throw new UserError(`${opts.pcaFile}: ${err.message}`);
+      throw err;
+    }
+    source = 'file';
+  } else {
+    const k = opts.pcaK!;
+    if (k > Math.min(space.dim, data.n - 1)) throw new UserError(`--pca-k ${k}: at most ${Math.min(space.dim, data.n - 1)} components for ${data.n} rows of ${space.dim} features`);
+    opts.log.info(`fitting PCA (k = ${k}, standardised) on the ${data.n} training rows`);
+    const stats = await statsOfRows(data.rows, data.n, space.dim, { rowName: (i) => data.paths[i] });
+    const model = await fitPca(stats, { scale: 'standard', components: { k }, featurizer: { modelId: space.featurizer.id, sha256: space.featurizer.sha256 } });
+    pca = { model, text: pcaText(model) };
+    source = 'fitted';
+  }
+  const x = await project(pca.model, data.rows, data.n);
+  opts.log.info(`PCA: ${space.dim} → ${pca.model.k} dimensions in ${((performance.now() - tPca) / 1000).toFixed(1)} s`);
+  return { pca, source, x };
+}
+
+interface ClassifierInputs {
+  /** Standardised inputs, n × dim. */
+  xs: Float32Array;
+  y: Int32Array;
+  n: number;
+  dim: number;
+  classes: number;
+  split: ReturnType<typeof holdoutSplit>;
+}
+
+interface ClassifierStep {
+  classifier: Classifier;
+  heldOut?: Accuracy;
+  /** Top scores the classifier fitted without the held-out slice gives its rows: the novelty threshold's. */
+  heldTop?: Float32Array;
+  optimizer: TrainingInfo['optimizer'];
+  l2Info: TrainingInfo['l2'];
+}
+
+/** The classifier: measured (and λ chosen) on the held-out slice, then refitted on every row. */
+async function classifierStep(opts: TrainOptions, inp: ClassifierInputs): Promise<ClassifierStep> {
+  const { xs, y, n, dim, classes, split } = inp;
+  const fitX = split.held.length ? pick(xs, dim, split.fit) : xs;
+  const fitY = split.held.length ? Int32Array.from(split.fit, (i) => y[i]) : y;
+  const heldX = pick(xs, dim, split.held);
+  const heldY = Int32Array.from(split.held, (i) => y[i]);
+  const { log } = opts;
+
+  if (opts.classifier !== 'logreg') {
+    let heldOut: Accuracy | undefined;
+    let heldTop: Float32Array | undefined;
+    if (split.held.length) {
+      const m = fitKnn(fitX, fitY, split.fit.length, dim, classes, opts.knnK);
+      const heldScores = await classifierScores(m, heldX, split.held.length);
+      heldOut = accuracyOf(heldScores, heldY, classes);
+      heldTop = topScoresOf(heldScores, split.held.length, classes);
+      log.info(`k-NN (k = ${opts.knnK}) held-out (${split.held.length} rows): top-1 ${(heldOut.top1 * 100).toFixed(2)} %`);
+    }
+    return { classifier: fitKnn(xs, y, n, dim, classes, opts.knnK), heldOut, heldTop, optimizer: null, l2Info: null };
+  }
+
+  const fit = async (rows: Float32Array, labelsOf: Int32Array, count: number, l2: number, init?: LogRegModel, what = 'all rows'): Promise<LogRegFit> => {
+    opts.progress.stage(`fit λ=${l2}`, opts.maxIterations, 'iterations');
+    const t = performance.now();
+    const r = await fitLogReg(rows, labelsOf, count, dim, classes, {
+      l2,
+      maxIterations: opts.maxIterations,
+      tolerance: opts.tolerance,
+      init,
+      onIteration: () => opts.progress.tick(1),
+    });
+    // Converged before the cap: the stage is complete at the iterations it took (not "7 %, ETA 31s").
+    opts.progress.setTotal(r.iterations);
+    log.info(`logistic regression λ=${l2} on ${what} (${count}): ${r.iterations} iterations, loss ${r.loss.toFixed(5)}, ${((performance.now() - t) / 1000).toFixed(1)} s (${r.stop})`);
+    return r;
+  };
+  let chosen = opts.l2 === 'auto' ? TRAIN_DEFAULTS.l2Grid[0] : opts.l2;
+  let warm: LogRegModel | undefined;
+  let heldOut: Accuracy | undefined;
+  let heldTop: Float32Array | undefined;
+  let l2Info: TrainingInfo['l2'];
+  if (split.held.length) {
+    const grid = opts.l2 === 'auto' ? TRAIN_DEFAULTS.l2Grid : [opts.l2];
+    const candidates: { l2: number; heldOutTop1: number; heldOutLoss: number; model: LogRegModel; acc: Accuracy }[] = [];
+    // Largest λ first: each fit warm-starts the next, smoother-to-sharper.
+    for (const l2 of grid) {
+      const r = await fit(fitX, fitY, split.fit.length, l2, candidates.at(-1)?.model, `the ${split.fit.length} rows outside the held-out slice`);
+      const acc = accuracyOf(await classifierScores(r.model, heldX, split.held.length), heldY, classes);
+      log.info(`  held-out (${split.held.length} rows): top-1 ${(acc.top1 * 100).toFixed(2)} %, log-loss ${acc.loss.toFixed(4)}`);
+      candidates.push({ l2, heldOutTop1: acc.top1, heldOutLoss: acc.loss, model: r.model, acc });
+    }
+    const best = candidates.reduce((a, b) => (b.heldOutTop1 > a.heldOutTop1 || (b.heldOutTop1 === a.heldOutTop1 && b.heldOutLoss < a.heldOutLoss) ? b : a));
+    chosen = best.l2;
+    warm = best.model;
+    heldTop = topScoresOf(await classifierScores(best.model, heldX, split.held.length), split.held.length, classes);
+    heldOut = best.acc;
+    l2Info = { chosen, candidates: opts.l2 === 'auto' ? candidates.map(({ l2, heldOutTop1, heldOutLoss }) => ({ l2, heldOutTop1, heldOutLoss })) : undefined };
+  } else {
+    l2Info = { chosen };
+  }
+  const final = await fit(xs, y, n, chosen, warm);
+  return { classifier: final.model, heldOut, heldTop, optimizer: { iterations: final.iterations, evaluations: final.evaluations, stop: final.stop }, l2Info };
+}
+
+/** Novelty data, when the rows are features and a held-out slice set its threshold; a warning otherwise. */
+async function noveltyStep(opts: TrainOptions, data: TrainingData, y: Int32Array, classes: number, split: ReturnType<typeof holdoutSplit>, heldTop: Float32Array | undefined): Promise<NoveltyModel | undefined> {
+  if (data.space.kind === 'reduced') {
+    opts.log.warn('no novelty data: the training rows are PCA-reduced; train on the features dataset to let the bundle tell unknown photos');
+    return undefined;
+  }
+  if (!heldTop) {
+    opts.log.warn('no novelty data: its threshold is set on the held-out slice; train with --holdout > 0 to let the bundle tell unknown photos');
+    return undefined;
+  }
+  const novelty = await fitNovelty({ features: data.rows, n: data.n, dim: data.space.dim, y, classes, paths: data.paths, held: split.held, heldTopScores: heldTop });
+  opts.log.info(`novelty: threshold ${novelty.threshold.toFixed(3)} (${(novelty.calibration.heldOutRate * 100).toFixed(1)} % of the ${split.held.length} held-out rows above it)`);
+  return novelty;
 }

@@ -14,7 +14,7 @@ export function registerCompact(program: Command, log: () => Logger): void {
   addPoolOptions(cmd);
   cmd.addHelpText('after', '\nExamples:\n  $ fruits compact out/features\n  $ fruits compact s3://my-bucket/results/features --workers 2');
   cmd.action(async (location: string, o: Record<string, unknown>) => {
-    const [{ openStore }, { LocalRunner }, { completeFeatures }, { compactDataset }, { withLock }, { footerMetadata }, { UserError }] = await Promise.all([
+    const [{ openStore }, { LocalRunner }, { completeFeatures }, { compactDataset }, { withLock }, { featuresFooter }, { UserError }] = await Promise.all([
       import('../storage/open.js'),
       import('../runner/local.js'),
       import('../pipeline/reduce.js'),
@@ -35,7 +35,7 @@ export function registerCompact(program: Command, log: () => Logger): void {
         return compactDataset({
           output: store,
           previous: current,
-          metadata: footerMetadata(current.config, current.featureDim),
+          metadata: featuresFooter(current.config, current.featureDim),
           runner,
           progress: createProgress({ unit: 'parts', quiet: Boolean(o.quiet) }),
           log: logger,

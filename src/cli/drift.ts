@@ -57,7 +57,8 @@ Exit codes: 0 ok, 4 drift, 1 error, 2 bad usage.
 Examples:
   $ fruits drift out/bundle out/new-features
   $ fruits drift out/bundle s3://fruits-incoming/2026-12/ --json --no-report
-  $ fruits drift out/train-features out/new-features --report out/drift.html`,
+  $ fruits drift out/train-features out/new-features --report out/drift.html
+  $ fruits drift out/bundle s3://bucket/serve-log/     # what fruits serve --log-features logged`,
   );
   cmd.action(async (referenceArg: string, batchArg: string, o: Record<string, unknown>) => {
     const [{ readBundle }, { datasetsAt, loadDataset }, { bundleReference, datasetReference }, { measureDrift }, { featurizeForEvaluation }, { openStore }] = await Promise.all([
@@ -85,13 +86,17 @@ Examples:
       reference = await datasetReference(data);
       featurizer = data.space.featurizer;
     }
-    // The batch: a features dataset, else photos to featurize with the reference's model.
-    const choice = await datasetsAt(batchArg).catch((err) => {
+    // The batch: a feature log (serve --log-features), a features dataset, else photos to featurize with the reference's model.
+    const { isFeatureLog, loadFeatureLog } = await import('../serve/feature-log.js');
+    const fromLog = await isFeatureLog(batchArg);
+    const choice = fromLog ? undefined : await datasetsAt(batchArg).catch((err) => {
       if (err instanceof UserError) throw err;
       return undefined;
     });
     let batch: LabelledRows;
-    if (choice) {
+    if (fromLog) {
+      batch = await loadFeatureLog(batchArg, featurizer.sha256);
+    } else if (choice) {
       if (!choice.features) throw new UserError(`${batchArg} holds PCA-reduced rows only; give its features dataset`);
       batch = await loadDataset(choice.features);
       if (batch.space.kind !== 'features') throw new UserError(`${batchArg}: not a features dataset`);

@@ -1,47 +1,13 @@
 // `fruits predict`: photos labelled with a bundle, as a table or JSON.
-import { promises as fs } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { Command } from 'commander';
 // Value imports here are light: the commands load the classifier, the model and the pools when
 // they run, so that `fruits --help` and the other commands do not pay for them.
-import type { Classified } from '../classify/image-classifier.js';
-import type { DecodedImage } from '../decode/decode.js';
+import type { PredictRow } from '../classify/predict-files.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/limits.js';
-import { isHiddenKey, isImageKey } from '../source/listing.js';
-import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { DEFAULTS as FEATURIZE_DEFAULTS } from './featurize.js';
 import { flag, optionalFlag, parseFlag } from './options.js';
-
-/** The image files named by the arguments: files as given, folders searched recursively. */
-async function imageFiles(args: string[]): Promise<string[]> {
-  const files: string[] = [];
-  for (const arg of args) {
-    let stat;
-    try {
-      stat = await fs.stat(arg);
-    } catch {
-      throw new UserError(`${arg}: no such file or folder`);
-    }
-    if (stat.isFile()) {
-      files.push(arg);
-      continue;
-    }
-    const { openStore } = await import('../storage/open.js');
-    const store = openStore(arg);
-    const found: string[] = [];
-    for await (const obj of store.list('')) if (!isHiddenKey(obj.key) && isImageKey(obj.key)) found.push(path.join(arg, obj.key));
-    if (found.length === 0) throw new UserError(`${arg}: no images (.jpg, .jpeg, .png, .webp) in this folder`);
-    files.push(...found);
-  }
-  return files;
-}
-
-interface PredictRow extends Partial<Classified> {
-  path: string;
-  error?: string;
-}
 
 export function registerPredict(program: Command, log: () => Logger): void {
   program
@@ -61,33 +27,14 @@ export function registerPredict(program: Command, log: () => Logger): void {
       const threads = optionalFlag(flag.positiveInt, o.threads, '--threads') ?? os.availableParallelism();
       const batchSize = parseFlag(flag.positiveInt, o.batchSize ?? String(FEATURIZE_DEFAULTS.batchSize), '--batch-size');
       const maxPixels = parseFlag(flag.positiveInt, o.maxPixels ?? String(DEFAULT_MAX_PIXELS), '--max-pixels');
-      const [{ readBundle }, { ImageClassifier }, { DecodeError }] = await Promise.all([import('../classify/bundle.js'), import('../classify/image-classifier.js'), import('../decode/decode.js')]);
+      const [{ readBundle }, { ImageClassifier }, { imageFiles, predictFiles }] = await Promise.all([import('../classify/bundle.js'), import('../classify/image-classifier.js'), import('../classify/predict-files.js')]);
       const bundle = await readBundle(bundleDir);
       const files = await imageFiles(args);
       const logger = log();
       const classifier = await ImageClassifier.load(bundle, { model: o.model as string | undefined, threads, log: (m) => logger.info(m) });
-      const rows: PredictRow[] = [];
+      let rows: PredictRow[];
       try {
-        for (let start = 0; start < files.length; start += batchSize) {
-          const batch = files.slice(start, start + batchSize);
-          const decoded = await Promise.all(
-            batch.map(async (file): Promise<DecodedImage | string> => {
-              try {
-                return await classifier.decode(await fs.readFile(file), maxPixels);
-              } catch (err) {
-                if (err instanceof DecodeError) return err.reason;
-                return `cannot read: ${(err as Error).message}`;
-              }
-            }),
-          );
-          const ok = decoded.filter((d): d is DecodedImage => typeof d !== 'string');
-          const predictions = await classifier.classify(ok, top);
-          let next = 0;
-          batch.forEach((file, i) => {
-            const d = decoded[i];
-            rows.push(typeof d === 'string' ? { path: file, error: d } : { path: file, ...predictions[next++] });
-          });
-        }
+        rows = await predictFiles(classifier, files, { top, batchSize, maxPixels });
       } finally {
         await classifier.release();
       }

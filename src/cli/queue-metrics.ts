@@ -1,9 +1,7 @@
 // `fruits queue-metrics`: the queue depth as CloudWatch metrics, for autoscaling workers to zero.
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { QUEUE } from '../runner/distributed/jobs.js';
 import type { Logger } from '../util/logger.js';
-import { UserError, errorMessage } from '../util/errors.js';
 import { flag, optionalFlag, parseFlag } from './options.js';
 import { addRedisOptions, redisOptionsOf } from './worker.js';
 import { untilSignal } from '../util/signals.js';
@@ -26,51 +24,8 @@ export function registerQueueMetrics(program: Command, log: () => Logger): void 
     const redis = redisOptionsOf(o);
     const ns = parseFlag(namespace, o.namespace, '--namespace');
     const intervalMs = (optionalFlag(flag.positiveInt, o.interval, '--interval') ?? 60) * 1000;
-    const logger = log();
     // Loaded by this command only: `fruits --help` and the other commands start without them.
-    const [{ CloudWatchClient }, { Queue }, { metricData, putMetrics, readQueueCounts }, { connectRedis }] = await Promise.all([
-      import('@aws-sdk/client-cloudwatch'),
-      import('bullmq'),
-      import('../runner/distributed/queue-metrics.js'),
-      import('../runner/distributed/redis-connection.js'),
-    ]);
-    const client = await connectRedis(redis.url, 'monitor');
-    const queue = new Queue(QUEUE, { connection: client, prefix: redis.prefix, skipMetasUpdate: true });
-    const cloudwatch = o.dryRun ? undefined : new CloudWatchClient({});
-    let stop = false;
-    let wake: () => void = () => undefined;
-    void untilSignal().then(() => {
-      stop = true;
-      wake();
-    });
-    try {
-      do {
-        const data = metricData(await readQueueCounts(queue), new Date());
-        if (!cloudwatch) {
-          process.stdout.write(`${JSON.stringify({ Namespace: ns, MetricData: data })}\n`);
-        } else {
-          try {
-            await putMetrics(cloudwatch, ns, data);
-            logger.debug(`published ${data.map((d) => `${d.MetricName}=${d.Value}`).join(' ')} to ${ns}`);
-          } catch (err) {
-            // A failed publication is retried at the next interval; with --once it is the exit status.
-            if (o.once) throw new UserError(`queue-metrics: cannot publish to CloudWatch: ${errorMessage(err)}`);
-            logger.warn(`queue-metrics: cannot publish to CloudWatch: ${errorMessage(err)}`);
-          }
-        }
-        if (o.once || stop) break;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, intervalMs);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-      } while (!stop);
-    } finally {
-      await queue.close();
-      client.disconnect();
-      cloudwatch?.destroy();
-    }
+    const { publishQueueMetrics } = await import('../runner/distributed/queue-metrics.js');
+    await publishQueueMetrics({ redisUrl: redis.url, prefix: redis.prefix, namespace: ns, intervalMs, once: Boolean(o.once), dryRun: Boolean(o.dryRun), log: log(), stopped: untilSignal() });
   });
 }

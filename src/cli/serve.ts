@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 // Value imports here are light: the commands load the classifier, the model and the pools when
 // they run, so that `fruits --help` and the other commands do not pay for them.
 import type { Logger } from '../util/logger.js';
-import { SERVE_DEFAULTS, serveOptionsOf } from '../serve/options.js';
+import { FEATURE_LOG_DEFAULTS, SERVE_DEFAULTS, WATCH_DEFAULT_SECONDS, serveOptionsOf } from '../serve/options.js';
 
 export function registerServe(program: Command, log: () => Logger): void {
   program
@@ -27,7 +27,11 @@ export function registerServe(program: Command, log: () => Logger): void {
     .option('--max-client-connections <n>', `open connections per client address, more are answered 429; 0: no bound; off with --trust-proxy (default ${SERVE_DEFAULTS.maxClientConnections})`)
     .option('--drain-timeout <ms>', `on SIGTERM, how long admitted requests may take to finish before connections are cut (default ${SERVE_DEFAULTS.drainTimeoutMs})`)
     .option('--trust-proxy <addresses>', "comma-separated addresses/CIDRs of the proxies in front (a load balancer's subnets, or loopback); from them the client address comes from X-Forwarded-For (default none; or $FRUITS_TRUST_PROXY)")
-    .addHelpText('after', '\nExamples:\n  $ fruits serve out/bundle --port 8080\n  $ fruits serve out/bundle --host 0.0.0.0 --cors-origin https://app.example.com --rate-limit 120\n  $ fruits serve s3://bucket/models/current --host 0.0.0.0 --trust-proxy 10.0.0.0/16 --rate-limit 120 --keep-alive-timeout 65000')
+    .option('--watch [seconds]', `follow the bundle location: look for a new bundle there every so many seconds (default ${WATCH_DEFAULT_SECONDS}); a complete one is loaded and swapped in (requests under way finish on the old one), a broken one is refused with a warning and the old one keeps serving`)
+    .option('--log-features <location>', "log each classified photo's features (never the photo), time, answer, novelty and bundle as Parquet parts in this folder or s3:// prefix, for fruits drift; a failing store is a warning, never a failed request")
+    .option('--log-flush-rows <n>', `write a log part every n answers (default ${FEATURE_LOG_DEFAULTS.flushRows})`)
+    .option('--log-flush-seconds <s>', `and at least this often (default ${FEATURE_LOG_DEFAULTS.flushSeconds}); always on shutdown`)
+    .addHelpText('after', '\nExamples:\n  $ fruits serve out/bundle --port 8080\n  $ fruits serve out/bundle --host 0.0.0.0 --cors-origin https://app.example.com --rate-limit 120\n  $ fruits serve s3://bucket/models/current --host 0.0.0.0 --trust-proxy 10.0.0.0/16 --rate-limit 120 --keep-alive-timeout 65000\n  $ fruits serve s3://bucket/models/current --watch 60   # picks up each bundle fruits train publishes there\n  $ fruits serve out/bundle --log-features s3://bucket/serve-log/   # then: fruits drift out/bundle s3://bucket/serve-log/')
     .action(async (bundleDir: string, o: Record<string, unknown>) => {
       const opts = serveOptionsOf(o, process.env);
       const { readBundle } = await import('../classify/bundle.js');

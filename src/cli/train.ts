@@ -5,7 +5,6 @@ import { z } from 'zod';
 // they run, so that `fruits --help` and the other commands do not pay for them.
 import { CLASSIFIER_KINDS, TRAIN_DEFAULTS } from '../classify/train-options.js';
 import type { ClassifierKind } from '../classify/classifier.js';
-import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { createProgress } from '../util/progress.js';
 import { flag, optionalFlag, parseFlag, pct } from './options.js';
@@ -53,9 +52,9 @@ Examples:
       const holdout = parseFlag(holdoutFlag, o.holdout ?? String(TRAIN_DEFAULTS.holdout), '--holdout');
       const maxIterations = parseFlag(flag.positiveInt, o.maxIterations ?? String(TRAIN_DEFAULTS.maxIterations), '--max-iterations');
       const pcaK = optionalFlag(flag.positiveInt, o.pcaK, '--pca-k');
-      const [{ openStore }, { trainBundle }, { writeBundle }] = await Promise.all([import('../storage/open.js'), import('../classify/train.js'), import('../classify/bundle.js')]);
+      const [{ openStore }, { trainBundle }, { checkBundleLocation, writeBundle }] = await Promise.all([import('../storage/open.js'), import('../classify/train.js'), import('../classify/bundle.js')]);
       const out = openStore(bundleOut);
-      if ((await out.exists('bundle.json')) && !o.overwrite) throw new UserError(`${out.root} already holds a bundle; pass --overwrite to replace it`);
+      await checkBundleLocation(out, Boolean(o.overwrite)); // before training, not after
       const logger = log();
       const contents = await trainBundle({
         dataset,

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { assertHasImages, listImages } from '../source/listing.js';
 import { partFileName, planPartitions, writePlan, type Partition } from '../source/partition.js';
 import { checkOutputLocation, toCsv } from '../sink/dataset.js';
-import { MANIFEST, REJECTS, SUCCESS, partSummarySchema, readJsonOrNothing, sidecarKey, writeJson, type IndexEntry } from '../sink/formats.js';
+import { MANIFEST, REJECTS, partSummarySchema, readJsonOrNothing, sidecarKey, writeJson, type IndexEntry } from '../sink/formats.js';
 import { FEATURES_FORMAT, configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';
 import { IndexWriter } from '../sink/dataset-index.js';
 import { acquireLock, type DatasetLock } from '../sink/lock.js';
@@ -19,6 +19,7 @@ import type { Progress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { UserError } from '../util/errors.js';
 import { SOFTWARE } from '../version.js';
+import { beginWrite, commitWrite, footerMetadata } from '../sink/commit.js';
 
 export interface FeaturizeJobOptions {
   input: Store;
@@ -84,15 +85,8 @@ async function* tap<T>(source: AsyncIterable<T>, onItem: (item: T) => void): Asy
 }
 
 /** Footer metadata shared by every part of a features dataset. */
-export function footerMetadata(config: JobConfig, dim: number): Record<string, string> {
-  return {
-    'fruits.format': FEATURES_FORMAT,
-    'fruits.model_id': config.model.id,
-    'fruits.model_sha256': config.model.sha256,
-    'fruits.feature_dim': String(dim),
-    'fruits.preprocessing': JSON.stringify(config.preprocessing),
-    'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
-  };
+export function featuresFooter(config: JobConfig, dim: number): Record<string, string> {
+  return footerMetadata(FEATURES_FORMAT, config.model, dim, { 'fruits.preprocessing': JSON.stringify(config.preprocessing) });
 }
 
 export async function featurizeJob(opts: FeaturizeJobOptions): Promise<FeaturizeSummary> {
@@ -147,7 +141,7 @@ async function updateJob(opts: FeaturizeJobOptions, previous: FeaturesManifest, 
     batchSize: opts.batchSize,
     maxPixels: opts.maxPixels,
     allowRemovals: opts.allowRemovals ?? false,
-    metadata: footerMetadata(config, model.spec.feature.dim),
+    metadata: featuresFooter(config, model.spec.feature.dim),
     model: { spec: model.spec, sha256: model.sha256, path: model.path },
     runner: opts.runner,
     progress: opts.progress,
@@ -208,10 +202,9 @@ async function firstRun(opts: FeaturizeJobOptions, previous: FeaturesManifest | 
     columns,
   };
   // From here on the dataset is being changed: it is not complete until _SUCCESS comes back.
-  await output.deletePrefix(SUCCESS);
-  await writeJson(output, MANIFEST, manifest);
+  await beginWrite(output, manifest);
 
-  const metadata = footerMetadata(config, model.spec.feature.dim);
+  const metadata = featuresFooter(config, model.spec.feature.dim);
   const modelRef = { spec: model.spec, sha256: model.sha256, path: model.path };
 
   const results: FeaturizeResult[] = [];
@@ -318,7 +311,6 @@ async function firstRun(opts: FeaturizeJobOptions, previous: FeaturesManifest | 
       ],
     }),
   };
-  await writeJson(output, MANIFEST, finished);
   const summary: FeaturizeSummary = {
     output: output.root,
     listed,
@@ -333,8 +325,11 @@ async function firstRun(opts: FeaturizeJobOptions, previous: FeaturesManifest | 
     manifest: finished,
     version: finished.version,
   };
-  if (tooMany) throw new TooManyRejectsError(summary, ratio, opts.maxRejectRatio!);
-  await output.write(SUCCESS, '');
+  if (tooMany) {
+    await writeJson(output, MANIFEST, finished); // says why, and stays without _SUCCESS
+    throw new TooManyRejectsError(summary, ratio, opts.maxRejectRatio!);
+  }
+  await commitWrite(output, finished);
   return summary;
 }
 

@@ -31,6 +31,7 @@ import { sha256Hex } from '../util/hash.js';
 import { inputSizeOfId } from '../model/spec.js';
 import { SOFTWARE } from '../version.js';
 import { z } from 'zod';
+import { beginWrite, commitWrite, footerMetadata } from '../sink/commit.js';
 
 export const STATS_FILE = 'stats.bin';
 export const MODEL_FILE = 'model.json';
@@ -284,8 +285,7 @@ export async function transformJob(
     k: model.k,
     featurizer: model.featurizer,
   };
-  await output.deletePrefix(SUCCESS);
-  await writeJson(output, MANIFEST, { ...base, status: 'running' });
+  await beginWrite(output, { ...base, status: 'running' });
 
   const parts = manifest.partitions ?? [];
   // Each part's share of the report's sample follows its rows (parts differ in size: the last
@@ -293,14 +293,7 @@ export async function transformJob(
   const cap = opts.samplePoints ?? 5000;
   const totalRows = parts.reduce((s, p) => s + p.rows, 0);
   const sampleOf = (rows: number) => (totalRows <= cap ? rows : Math.floor((cap * rows) / totalRows));
-  const metadata = {
-    'fruits.format': REDUCED_FORMAT,
-    'fruits.model_id': model.featurizer.modelId,
-    'fruits.model_sha256': model.featurizer.sha256,
-    'fruits.pca_sha256': pcaSha256,
-    'fruits.feature_dim': String(model.k),
-    'fruits.software': `${SOFTWARE.name} ${SOFTWARE.version}`,
-  };
+  const metadata = footerMetadata(REDUCED_FORMAT, { id: model.featurizer.modelId, sha256: model.featurizer.sha256 }, model.k, { 'fruits.pca_sha256': pcaSha256 });
   const results: TransformResult[] = [];
   const tasks: TransformTask[] = [];
   for (const p of parts) {
@@ -343,7 +336,7 @@ export async function transformJob(
   results.sort((a, b) => (a.part < b.part ? -1 : 1));
   const rows = results.reduce((s, r) => s + r.rows, 0);
   const seconds = (performance.now() - t0) / 1000;
-  await writeJson(output, MANIFEST, {
+  const finished = {
     ...base,
     status: 'complete',
     counts: { rows, parts: results.length },
@@ -355,8 +348,7 @@ export async function transformJob(
     partitions: results.map((r) => ({ file: r.part, rows: r.rows, fingerprint: r.fingerprint })),
     featuresVersion: manifest.version,
     timings: { seconds, resumedParts },
-  });
-  await output.write(SUCCESS, '');
-  if (opts.csv) await opts.csv.write(SUCCESS, '');
+  };
+  await commitWrite(output, finished, opts.csv ? [opts.csv] : []);
   return { output: output.root, rows, parts: results.length, resumedParts, k: model.k, seconds, sample: results.flatMap((r) => r.sample), featuresVersion: manifest.version };
 }

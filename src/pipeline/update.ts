@@ -21,7 +21,6 @@ import {
   REJECTS,
   STAGING_DIR,
   compactSummarySchema,
-  SUCCESS,
   partSummarySchema,
   readJsonOrNothing,
   sidecarKey,
@@ -45,6 +44,7 @@ import type { Logger } from '../util/logger.js';
 import { sha256Hex } from '../util/hash.js';
 import { UserError } from '../util/errors.js';
 import { mapOrderedAsync } from '../util/ordered.js';
+import { beginWrite, commitWrite } from '../sink/commit.js';
 
 /** Undersized: fewer rows than this share of --partition-size. */
 const UNDERSIZED = 0.5;
@@ -229,8 +229,7 @@ export async function rollForward(output: Store, m: FeaturesManifest, log?: Logg
   await output.deletePrefix(STAGING_DIR);
   const { pending: _p, ...rest } = m;
   const done: FeaturesManifest = { ...rest, status: 'complete' };
-  await writeJson(output, MANIFEST, done);
-  await output.write(SUCCESS, '');
+  await commitWrite(output, done);
   await removeUnusedChunks(output, done.index ?? []);
   return done;
 }
@@ -439,8 +438,7 @@ export async function commitVersion(c: CommitInput): Promise<{ manifest: Feature
   };
   await c.lock.assertHeld();
   crashPoint('staged');
-  await c.output.deletePrefix(SUCCESS);
-  await writeJson(c.output, MANIFEST, manifest); // ← the commit
+  await beginWrite(c.output, manifest); // ← the commit of the new version (its parts are staged)
   crashPoint('committed');
   return { manifest: await rollForward(c.output, manifest, c.log), rejects };
 }

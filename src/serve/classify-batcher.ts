@@ -15,14 +15,16 @@ export interface ClassifyJob {
 /**
  * `classifier` is read at each batch (the server starts batching before its model is loaded and
  * admits jobs only once it is); each job gets its own `top` from one ranking of the batch, with
- * the novelty and `unknown` verdict of bundles that carry novelty data.
+ * the novelty and `unknown` verdict of bundles that carry novelty data (and, with `features`, the
+ * photo's features, for serve --log-features).
  */
-export function createClassifyBatcher(classifier: () => ImagesClassifier, opts: BatcherOptions, metrics?: InferenceMetrics): MicroBatcher<ClassifyJob, Classified> {
+export function createClassifyBatcher(classifier: () => ImagesClassifier, opts: BatcherOptions & { features?: boolean }, metrics?: InferenceMetrics): MicroBatcher<ClassifyJob, Classified> {
   const batcher = new MicroBatcher<ClassifyJob, Classified>(async (jobs) => {
     const top = Math.max(...jobs.map((j) => j.top));
     const ranked = await classifier().classify(
       jobs.map((j) => j.image),
       top,
+      { features: opts.features },
     );
     return ranked.map((r, i) => ({ ...r, predictions: r.predictions.slice(0, jobs[i].top) }));
   }, opts);

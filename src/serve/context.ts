@@ -1,25 +1,21 @@
-// What the server's plugins share: the bundle, the settings, the metrics, the model as it loads,
-// and the micro-batcher. Each plugin (admission, errors, uploads, page, health, metrics, classify)
+// What the server's plugins share: the served bundle (its model as it loads and its micro-batcher,
+// swapped for a new one by --watch), the settings and the metrics. Each plugin (admission, errors, uploads, page, health, metrics, classify)
 // is registered with this one object, so adding a route is one more plugin given the same context.
 import type { FastifyPluginAsync } from 'fastify';
-import type { Bundle } from '../classify/bundle.js';
-import type { Classified } from '../classify/image-classifier.js';
-import type { MicroBatcher } from './batcher.js';
-import type { ClassifyJob } from './classify-batcher.js';
+import type { FeatureLog } from './feature-log.js';
 import type { ServerMetrics } from './metrics.js';
-import type { ModelInfo, ModelState } from './model-state.js';
 import type { ServeOptions } from './options.js';
+import type { ServedBundle } from './served-bundle.js';
 
 export type { ClassifyJob } from './classify-batcher.js';
 
 export interface ServeContext {
-  bundle: Bundle;
+  /** The bundle now served: read `served.current` (or `take()` it for a request) every time. */
+  served: ServedBundle;
   opts: ServeOptions;
   metrics: ServerMetrics;
-  model: ModelState;
-  batcher: MicroBatcher<ClassifyJob, Classified>;
-  /** What /readyz and the classify answer say about the model. */
-  modelInfo: ModelInfo;
+  /** --log-features: where each answer's features go. */
+  featureLog?: FeatureLog;
 }
 
 export type ServePlugin = FastifyPluginAsync<ServeContext>;

@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   let classifier: ImageClassifier;
   try {
     const bundle = await readBundle(setup.bundle);
+    if (setup.manifestSha256 && bundle.manifestSha256 !== setup.manifestSha256) throw new Error(`bundle ${setup.bundle} was replaced while loading; the next look loads the new one`);
     classifier = await ImageClassifier.load(bundle, { model: setup.model, threads: setup.threads });
   } catch (err) {
     port.postMessage({ type: 'failed', message: (err as Error).message } satisfies WorkerReply);
@@ -28,8 +29,9 @@ async function main(): Promise<void> {
         sourceWidth: i.width,
         sourceHeight: i.height,
       }));
-      const predictions = await classifier.classify(images, req.top);
-      port.postMessage({ type: 'result', id: req.id, predictions } satisfies WorkerReply);
+      const predictions = await classifier.classify(images, req.top, { features: req.features });
+      const transfer = predictions.flatMap((p) => (p.features ? [p.features.buffer as ArrayBuffer] : []));
+      port.postMessage({ type: 'result', id: req.id, predictions } satisfies WorkerReply, transfer);
     } catch (err) {
       port.postMessage({ type: 'error', id: req.id, message: (err as Error).message } satisfies WorkerReply);
     }

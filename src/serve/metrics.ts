@@ -22,6 +22,13 @@ export interface ServerMetrics extends InferenceMetrics {
   unknown: Counter;
   unknownShare: Gauge;
   observeAnswer(topScore: number, unknown: boolean | undefined): void;
+  /** The bundle served (an info gauge: 1 for its id), its creation time, and --watch's reloads by result. */
+  bundleInfo: Gauge<'bundle' | 'featurizer'>;
+  bundleCreated: Gauge;
+  reloads: Counter<'result'>;
+  /** --log-features: rows written to the log, and rows dropped while its store failed. */
+  featureLogRows: Counter<'result'>;
+  setBundle(id: string, featurizer: string, createdAt: string): void;
 }
 
 /** Answers the rolling unknown share is taken over: recent enough to move within minutes at a few requests/s. */
@@ -62,7 +69,23 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServerMe
     if (isUnknown) unknown.inc();
     unknownShare.set(flagged / Math.min(seen, UNKNOWN_WINDOW));
   };
+  const bundleInfo = new Gauge({ name: 'fruits_bundle_info', help: 'The bundle served: 1 for its id (first 12 hex digits of its bundle.json sha256) and featurizer', labelNames: ['bundle', 'featurizer'], registers });
+  const bundleCreated = new Gauge({ name: 'fruits_bundle_created_timestamp_seconds', help: 'When the bundle served was trained (Unix time)', registers });
+  const reloads = new Counter({ name: 'fruits_bundle_reloads_total', help: 'New bundles at the watched location (--watch): loaded, or refused (the old one kept serving)', labelNames: ['result'], registers });
+  // Both series exist from the start, so a rate() over them is defined before the first reload.
+  reloads.inc({ result: 'loaded' }, 0);
+  reloads.inc({ result: 'refused' }, 0);
+  const setBundle = (id: string, featurizer: string, createdAt: string) => {
+    bundleInfo.reset();
+    bundleInfo.set({ bundle: id, featurizer }, 1);
+    bundleCreated.set(Date.parse(createdAt) / 1000);
+  };
   return {
+    featureLogRows: new Counter({ name: 'fruits_feature_log_rows_total', help: 'Answers logged by --log-features: written, or dropped while the store failed', labelNames: ['result'], registers }),
+    bundleInfo,
+    bundleCreated,
+    reloads,
+    setBundle,
     confidence,
     unknown,
     unknownShare,
@@ -84,14 +107,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServerMe
 }
 
 /** Counts every answer by route and status, and serves the registry as GET /metrics. */
-export const metricsPlugin = serverWide(async (app, { metrics, batcher }) => {
+export const metricsPlugin = serverWide(async (app, { metrics, served }) => {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.duration.observe({ route }, reply.elapsedTime / 1000);
   });
   app.get('/metrics', async (_req, reply) => {
-    metrics.queueDepth.set(batcher.queued);
+    metrics.queueDepth.set(served.current.batcher.queued);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 });

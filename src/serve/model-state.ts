@@ -29,7 +29,7 @@ export class ModelState {
   /** The given classifier, or the bundle's model loaded on a worker thread. */
   static load(bundle: Bundle, opts: { model?: string; threads: number; classifier?: ImagesClassifier | Promise<ImagesClassifier> }): ModelState {
     if (opts.classifier) return new ModelState(Promise.resolve(opts.classifier), false);
-    return new ModelState(WorkerClassifier.start({ bundle: bundle.dir, model: opts.model, threads: opts.threads }), true);
+    return new ModelState(WorkerClassifier.start({ bundle: bundle.dir, model: opts.model, threads: opts.threads, manifestSha256: bundle.manifestSha256 }), true);
   }
 
   async release(): Promise<void> {
@@ -40,6 +40,8 @@ export class ModelState {
 /** What the server says about its model (/readyz, every classify answer). */
 export function modelInfoOf(bundle: Bundle) {
   return {
+    /** Which bundle answered: the first 12 hex digits of its bundle.json's sha256. */
+    bundle: bundleIdOf(bundle),
     id: bundle.featurizer.id,
     sha256: bundle.featurizer.sha256,
     classifier: bundle.classifier.kind,
@@ -49,3 +51,8 @@ export function modelInfoOf(bundle: Bundle) {
   };
 }
 export type ModelInfo = ReturnType<typeof modelInfoOf>;
+
+/** A bundle's short id: what the logs, /readyz, the answers and the metrics name it by. */
+export function bundleIdOf(bundle: Pick<Bundle, 'manifestSha256'>): string {
+  return bundle.manifestSha256.slice(0, 12);
+}

@@ -28,20 +28,24 @@ const ortDist = path.dirname(createRequire(import.meta.url).resolve('onnxruntime
 
 type Built = { bytes: Uint8Array; sha256: string } | { error: string };
 
-export const onDevicePlugin: ServePlugin = async (app, { bundle, opts }) => {
-  let built: Promise<Built> | undefined;
-  const build = () =>
-    (built ??= exportBundle(bundle, opts.model).then(
-      (m): Built => ({ bytes: m.bytes, sha256: sha256Hex(m.bytes) }),
-      (err): Built => {
-        app.log.warn(`on-device model unavailable: ${errorMessage(err)}`);
-        return { error: errorMessage(err) };
-      },
-    ));
+export const onDevicePlugin: ServePlugin = async (app, { served }) => {
+  // Built on first request, and again for each bundle --watch swaps in.
+  const built = served.perBundle(({ bundle }) => {
+    let p: Promise<Built> | undefined;
+    return () =>
+      (p ??= exportBundle(bundle, served.modelFor(bundle)).then(
+        (m): Built => ({ bytes: m.bytes, sha256: sha256Hex(m.bytes) }),
+        (err): Built => {
+          app.log.warn(`on-device model unavailable: ${errorMessage(err)}`);
+          return { error: errorMessage(err) };
+        },
+      ));
+  });
+  const build = () => built()();
   const security = SECURITY_HEADERS;
-  const input = bundle.featurizer.spec.input;
-
   app.get('/on-device.json', async (_req, reply) => {
+    const { bundle } = served.current;
+    const input = bundle.featurizer.spec.input;
     const m = await build();
     const body =
       'error' in m
@@ -80,6 +84,6 @@ export const onDevicePlugin: ServePlugin = async (app, { bundle, opts }) => {
   app.get('/assets/on-device.js', async (_req, reply) => reply.headers({ ...security, 'cache-control': 'no-cache' }).type('text/javascript; charset=utf-8').send(ON_DEVICE_JS));
   app.get('/assets/on-device.css', async (_req, reply) => reply.headers({ ...security, 'cache-control': 'no-cache' }).type('text/css; charset=utf-8').send(ON_DEVICE_CSS));
   app.get('/sw.js', async (_req, reply) => reply.headers({ ...security, 'cache-control': 'no-cache' }).type('text/javascript; charset=utf-8').send(SERVICE_WORKER_JS));
-  const manifest = webManifest(bundle.labels.length);
-  app.get('/manifest.webmanifest', async (_req, reply) => reply.headers({ ...security, 'cache-control': 'no-cache' }).type('application/manifest+json').send(manifest));
+  const manifest = served.perBundle(({ bundle }) => webManifest(bundle.labels.length));
+  app.get('/manifest.webmanifest', async (_req, reply) => reply.headers({ ...security, 'cache-control': 'no-cache' }).type('application/manifest+json').send(manifest()));
 };

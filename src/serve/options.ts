@@ -2,7 +2,10 @@
 // Kept apart from the server so that the CLI can describe them without loading Fastify.
 import os from 'node:os';
 import { z } from 'zod';
-import { flag, optionalFlag, parseFlag, UsageError } from '../cli/options.js';
+import { flag, optionalFlag, parseFlag, UsageError } from '../util/flags.js';
+
+/** The feature log's flush defaults (kept here: the CLI's help reads them without loading the log). */
+export const FEATURE_LOG_DEFAULTS = { flushRows: 1000, flushSeconds: 60 };
 
 export const SERVE_DEFAULTS = {
   port: 8080,
@@ -50,6 +53,13 @@ export interface ServeOptions {
   /** Addresses/CIDRs of the proxies in front: from them, the client address is read from
    *  X-Forwarded-For, for the rate limit and the logs. */
   trustProxy?: string[];
+  /** --log-features: where each classified photo's features and answer are logged (a folder or s3:// prefix). */
+  logFeatures?: string;
+  /** The log's parts are written every so many rows, and every so many ms. */
+  logFlushRows?: number;
+  logFlushMs?: number;
+  /** --watch: how often to look for a new bundle at the bundle's location; none: never. */
+  watchIntervalMs?: number;
 }
 
 const originsFlag = z
@@ -68,6 +78,14 @@ const trustProxyFlag = z
   .pipe(z.array(z.string().regex(/^([\da-fA-F.:]+(\/\d{1,3})?|loopback|linklocal|uniquelocal)$/, 'addresses or CIDRs like 10.0.0.0/16')).min(1));
 
 const millis = (min: number) => flag.positiveInt.pipe(z.number().min(min, `at least ${min} ms`).max(3_600_000, 'at most 3600000 ms (an hour)'));
+
+/** `--watch` alone: every WATCH_DEFAULT_SECONDS; `--watch <seconds>`: that often (whole seconds, 1 to 3600). */
+export const WATCH_DEFAULT_SECONDS = 30;
+function watchIntervalOf(v: unknown): number | undefined {
+  if (v === undefined || v === false) return undefined;
+  if (v === true) return WATCH_DEFAULT_SECONDS * 1000;
+  return parseFlag(flag.positiveInt.pipe(z.number().max(3600, 'at most 3600 s (an hour)')), v, '--watch') * 1000;
+}
 
 /** Flags first, then environment variables (PORT, HOST, FRUITS_CORS_ORIGINS, FRUITS_RATE_LIMIT, FRUITS_TRUST_PROXY). */
 export function serveOptionsOf(o: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): ServeOptions {
@@ -93,6 +111,10 @@ export function serveOptionsOf(o: Record<string, unknown>, env: NodeJS.ProcessEn
     keepAliveTimeoutMs: parseFlag(millis(100), o.keepAliveTimeout ?? String(SERVE_DEFAULTS.keepAliveTimeoutMs), '--keep-alive-timeout'),
     maxClientConnections: parseFlag(flag.nonNegativeInt, o.maxClientConnections ?? String(SERVE_DEFAULTS.maxClientConnections), '--max-client-connections'),
     drainTimeoutMs: parseFlag(millis(100), o.drainTimeout ?? String(SERVE_DEFAULTS.drainTimeoutMs), '--drain-timeout'),
+    watchIntervalMs: watchIntervalOf(o.watch),
+    logFeatures: optionalFlag(z.string().trim().min(1), o.logFeatures, '--log-features'),
+    logFlushRows: parseFlag(flag.positiveInt.pipe(z.number().max(1_000_000)), o.logFlushRows ?? String(FEATURE_LOG_DEFAULTS.flushRows), '--log-flush-rows'),
+    logFlushMs: parseFlag(flag.positiveInt.pipe(z.number().max(3600, 'at most 3600 s (an hour)')), o.logFlushSeconds ?? String(FEATURE_LOG_DEFAULTS.flushSeconds), '--log-flush-seconds') * 1000,
     trustProxy: optionalFlag(trustProxyFlag, o.trustProxy ?? env.FRUITS_TRUST_PROXY, o.trustProxy ? '--trust-proxy' : 'FRUITS_TRUST_PROXY'),
   };
 }

@@ -29,8 +29,11 @@ import { clientErrorHandler, errorsPlugin, HttpError } from './errors.js';
 import { connectionsPlugin } from './connections.js';
 import { healthPlugin } from './health.js';
 import { createMetrics, metricsPlugin, type ServerMetrics } from './metrics.js';
-import { ModelState, modelInfoOf } from './model-state.js';
-import type { ServeOptions } from './options.js';
+import { ModelState } from './model-state.js';
+import { FEATURE_LOG_DEFAULTS, type ServeOptions } from './options.js';
+import { BundleWatcher } from './bundle-watch.js';
+import { Generation, ServedBundle } from './served-bundle.js';
+import { FeatureLog } from './feature-log.js';
 import { staticPagePlugin } from './static-page.js';
 import { onDevicePlugin } from './on-device.js';
 import { uploadsPlugin } from './uploads.js';
@@ -46,6 +49,10 @@ export interface ServerHandle {
   ready: Promise<void>;
   /** The URL it listens on (after listen). */
   url?: string;
+  /** The bundle served (swapped by --watch). */
+  served: ServedBundle;
+  /** With --watch: what follows the bundle location. */
+  watcher?: BundleWatcher;
   close(): Promise<void>;
 }
 
@@ -112,22 +119,62 @@ async function registerPlugins(app: FastifyInstance, ctx: ServeContext): Promise
   await app.register(classifyRoutePlugin, ctx);
 }
 
+/** A bundle with its model (loading) and a micro-batcher of its own. */
+function generationOf(bundle: Bundle, opts: BuildOptions & { classifier?: BuildOptions['classifier'] }, metrics: ServerMetrics): Generation {
+  const model = ModelState.load(bundle, opts);
+  const batcher = createClassifyBatcher(() => model.classifier!, { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxQueue: opts.maxQueue, features: opts.logFeatures !== undefined }, metrics);
+  return new Generation(bundle, model, batcher);
+}
+
 export async function buildServer(bundle: Bundle, opts: BuildOptions): Promise<ServerHandle> {
   // Every upload is a new image: libvips' operation cache would only hold memory.
   sharp.cache(false);
   const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics });
   const app = createApp(opts);
-  const model = ModelState.load(bundle, opts);
-  const batcher = createClassifyBatcher(() => model.classifier!, { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxQueue: opts.maxQueue }, metrics);
-  await registerPlugins(app, { bundle, opts, metrics, model, batcher, modelInfo: modelInfoOf(bundle) });
+  const first = generationOf(bundle, opts, metrics);
+  const served = new ServedBundle(first, opts.model);
+  metrics.setBundle(first.id, bundle.featurizer.id, bundle.manifest.createdAt);
+  const log = opts.logger ?? app.log;
+  const featureLog =
+    opts.logFeatures === undefined
+      ? undefined
+      : new FeatureLog(opts.logFeatures, {
+          flushRows: opts.logFlushRows ?? FEATURE_LOG_DEFAULTS.flushRows,
+          flushMs: opts.logFlushMs ?? FEATURE_LOG_DEFAULTS.flushSeconds * 1000,
+          log,
+          onWritten: (n) => metrics.featureLogRows.inc({ result: 'written' }, n),
+          onDropped: (n) => metrics.featureLogRows.inc({ result: 'dropped' }, n),
+        });
+  await registerPlugins(app, { served, opts, metrics, featureLog });
+  let watcher: BundleWatcher | undefined;
+  if (opts.watchIntervalMs) {
+    // A new bundle always gets a model of its own (never the classifier given for the first).
+    const load = async (next: Bundle) => {
+      const g = generationOf(next, { ...opts, classifier: undefined, model: served.modelFor(next) }, metrics);
+      try {
+        await g.model.ready;
+      } catch (err) {
+        await g.release();
+        throw err;
+      }
+      return g;
+    };
+    watcher = new BundleWatcher(bundle.dir, served, { intervalMs: opts.watchIntervalMs, load, log, metrics });
+    // Watching starts once the first model is loaded: until then the first bundle is the one to serve.
+    first.model.ready.then(() => watcher?.start(), () => undefined);
+  }
   return {
     app,
     metrics,
-    ready: model.ready,
+    ready: first.model.ready,
+    served,
+    watcher,
     async close() {
+      await watcher?.stop();
       await app.close();
-      await batcher.drain();
-      await model.release();
+      await served.close();
+      // After the last answer: what is buffered is written.
+      await featureLog?.close();
     },
   };
 }
@@ -146,6 +193,8 @@ export async function startServer(bundle: Bundle, opts: ServeOptions & { logger:
     await handle.app.close();
     throw err;
   }
-  opts.logger.info(`ready: POST ${address}/v1/classify, page at ${address}/`);
+  opts.logger.info(`ready: POST ${address}/v1/classify, page at ${address}/ (bundle ${handle.served.current.id})`);
+  if (opts.logFeatures) opts.logger.info(`logging each answer's features to ${opts.logFeatures} (every ${opts.logFlushRows ?? FEATURE_LOG_DEFAULTS.flushRows} rows or ${(opts.logFlushMs ?? FEATURE_LOG_DEFAULTS.flushSeconds * 1000) / 1000} s, and on shutdown)`);
+  if (handle.watcher) opts.logger.info(`watching ${bundle.dir} for a new bundle every ${opts.watchIntervalMs! / 1000} s`);
   return handle;
 }

@@ -6,7 +6,7 @@ import type { DecodedImage } from '../decode/decode.js';
 
 /** What the server needs from a classifier: in-process (ImageClassifier) or on a worker. */
 export interface ImagesClassifier {
-  classify(images: readonly DecodedImage[], top: number): Promise<Classified[]>;
+  classify(images: readonly DecodedImage[], top: number, opts?: { features?: boolean }): Promise<Classified[]>;
   release(): Promise<void>;
 }
 
@@ -14,11 +14,15 @@ export interface WorkerSetup {
   bundle: string;
   model?: string;
   threads: number;
+  /** The bundle.json sha256 the caller read: a bundle replaced since is refused, not loaded. */
+  manifestSha256?: string;
 }
 
 export interface WorkerRequest {
   id: number;
   top: number;
+  /** Send each image's features back too (serve --log-features). */
+  features?: boolean;
   images: { pixels: Uint8Array; width: number; height: number }[];
 }
 
@@ -83,7 +87,7 @@ export class WorkerClassifier implements ImagesClassifier {
     return this.starting;
   }
 
-  async classify(images: readonly DecodedImage[], top: number): Promise<Classified[]> {
+  async classify(images: readonly DecodedImage[], top: number, opts: { features?: boolean } = {}): Promise<Classified[]> {
     if (this.closed) throw new Error('the classifier is closed');
     const worker = await this.ensure();
     const id = this.nextId++;
@@ -91,7 +95,7 @@ export class WorkerClassifier implements ImagesClassifier {
     const payload = images.map((img) => ({ pixels: new Uint8Array(img.pixels), width: img.width, height: img.height }));
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, top, images: payload } satisfies WorkerRequest, payload.map((p) => p.pixels.buffer as ArrayBuffer));
+      worker.postMessage({ id, top, features: opts.features, images: payload } satisfies WorkerRequest, payload.map((p) => p.pixels.buffer as ArrayBuffer));
     });
   }
 

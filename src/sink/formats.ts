@@ -170,6 +170,24 @@ export const transformSummarySchema = z.object({
   seconds: z.number(),
 });
 
+/** A reduced dataset's manifest, as its readers (train, evaluate, drift) trust it. */
+export const reducedManifestSchema = z.object({
+  format: z.literal(REDUCED_FORMAT),
+  status: z.string(),
+  features: z.string(),
+  pca: z.string(),
+  pcaSha256: z.string(),
+  k: z.number().int().positive(),
+  featurizer: z.object({ modelId: z.string(), sha256: z.string() }),
+  featuresVersion: z.number().int().positive().optional(),
+});
+
+/** Where a run keeps its datasets (`_run.json`'s layout), for readers that take a run folder. */
+export const runLayoutSchema = z.object({
+  format: z.literal(RUN_FORMAT),
+  layout: z.object({ features: z.string(), reduced: z.string(), pca: z.string() }),
+});
+
 /** What a rerun needs of a reduced manifest (the rest is for readers). */
 export const reducedManifestHeadSchema = z.object({ format: z.literal(REDUCED_FORMAT), pcaSha256: z.string().optional() }).passthrough();
 

@@ -43,7 +43,10 @@ function featuresVector(features: Float32Array, n: number, dim: number): Vector 
   return makeVector(makeData({ type, length: n, nullCount: 0, valueOffsets: offsets, child }));
 }
 
-export function encodeFeatures(cols: FeatureColumns, metadata: Record<string, string>): Uint8Array {
+/** Columns beyond a dataset's, one value per row (the serve feature log's time, answer, novelty…). */
+export type ExtraColumns = Record<string, string[] | Float32Array | Int32Array>;
+
+export function encodeFeatures(cols: FeatureColumns, metadata: Record<string, string>, extra: ExtraColumns = {}): Uint8Array {
   const n = cols.path.length;
   if (cols.features.length !== n * cols.dim) throw new Error(`features: ${cols.features.length} values for ${n} rows of ${cols.dim}`);
   const vectors: Record<string, Vector> = {
@@ -54,6 +57,10 @@ export function encodeFeatures(cols: FeatureColumns, metadata: Record<string, st
   if (cols.width) vectors.width = makeVector(cols.width);
   if (cols.height) vectors.height = makeVector(cols.height);
   if (cols.sha256) vectors.sha256 = vectorFromArray(cols.sha256, new Utf8());
+  for (const [name, values] of Object.entries(extra)) {
+    if (values.length !== n) throw new Error(`column ${name}: ${values.length} values for ${n} rows`);
+    vectors[name] = Array.isArray(values) ? vectorFromArray(values, new Utf8()) : makeVector(values);
+  }
   const fields = Object.entries(vectors).map(([name, v]) => new Field(name, v.type, false));
   const schema = new Schema(fields);
   // With no rows (a partition of rejects only) Table(schema, vectors) finds no batch, makes one

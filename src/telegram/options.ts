@@ -3,7 +3,7 @@
 // a bad one is described, not quoted.
 import os from 'node:os';
 import { z } from 'zod';
-import { flag, optionalFlag, parseFlag, UsageError } from '../cli/options.js';
+import { flag, optionalFlag, parseFlag, UsageError } from '../util/flags.js';
 import { SERVE_DEFAULTS } from '../serve/options.js';
 
 export const TELEGRAM_DEFAULTS = {

@@ -1,7 +1,11 @@
 // Queue depth for autoscaling: the deployment's waiting + active jobs, published as CloudWatch
 // metrics (no dimensions) that the deploy/ stack scales the workers on, down to zero.
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
-import type { Queue } from 'bullmq';
+import { Queue } from 'bullmq';
+import { UserError, errorMessage } from '../../util/errors.js';
+import type { Logger } from '../../util/logger.js';
+import { QUEUE } from './jobs.js';
+import { connectRedis } from './redis-connection.js';
 
 export const METRIC_NAMES = { queueDepth: 'QueueDepth', activeJobs: 'ActiveJobs' } as const;
 
@@ -29,4 +33,59 @@ export function metricData(counts: QueueCounts, at: Date): MetricDatum[] {
 
 export async function putMetrics(client: CloudWatchClient, namespace: string, data: MetricDatum[]): Promise<void> {
   await client.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: data }));
+}
+
+export interface PublishOptions {
+  redisUrl: string;
+  prefix: string;
+  namespace: string;
+  intervalMs: number;
+  /** Publish once and return; a failed publication is then an error (the exit status). */
+  once: boolean;
+  /** Print the metric data as JSON lines instead of sending them. */
+  dryRun: boolean;
+  log: Logger;
+  /** Resolves when the loop should stop (a signal). */
+  stopped: Promise<unknown>;
+}
+
+/** Publishes the queue's depth every interval until stopped; a failed publication is retried at the next one. */
+export async function publishQueueMetrics(o: PublishOptions): Promise<void> {
+  const client = await connectRedis(o.redisUrl, 'monitor');
+  const queue = new Queue(QUEUE, { connection: client, prefix: o.prefix, skipMetasUpdate: true });
+  const cloudwatch = o.dryRun ? undefined : new CloudWatchClient({});
+  let stop = false;
+  let wake: () => void = () => undefined;
+  void o.stopped.then(() => {
+    stop = true;
+    wake();
+  });
+  try {
+    do {
+      const data = metricData(await readQueueCounts(queue), new Date());
+      if (!cloudwatch) {
+        process.stdout.write(`${JSON.stringify({ Namespace: o.namespace, MetricData: data })}\n`);
+      } else {
+        try {
+          await putMetrics(cloudwatch, o.namespace, data);
+          o.log.debug(`published ${data.map((d) => `${d.MetricName}=${d.Value}`).join(' ')} to ${o.namespace}`);
+        } catch (err) {
+          if (o.once) throw new UserError(`queue-metrics: cannot publish to CloudWatch: ${errorMessage(err)}`);
+          o.log.warn(`queue-metrics: cannot publish to CloudWatch: ${errorMessage(err)}`);
+        }
+      }
+      if (o.once || stop) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, o.intervalMs);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    } while (!stop);
+  } finally {
+    await queue.close();
+    client.disconnect();
+    cloudwatch?.destroy();
+  }
 }
