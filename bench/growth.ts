@@ -49,11 +49,26 @@ export async function benchGrowth(o: GrowthBenchOptions) {
     const seconds = (performance.now() - t0) / 1000;
     if (r.code !== 0) throw new Error(`${what}: fruits run failed: ${r.stderr}`);
     const s = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
-      featurize: { rows: number; update?: { featurized: number } };
+      featurize: { rows: number; seconds: number; update?: { featurized: number } };
+      statistics: { seconds: number };
+      fit: { seconds: number };
+      transform: { seconds: number };
+      seconds: number;
       memory?: { coordinatorPeakRss: number; workerPeakRss: number[] };
     };
     const peak = s.memory ? s.memory.coordinatorPeakRss + s.memory.workerPeakRss.reduce((a, b) => a + b, 0) : 0;
-    return { seconds, rows: s.featurize.rows, featurized: s.featurize.update?.featurized ?? s.featurize.rows, peakRssMiB: peak / 2 ** 20 };
+    // Where the time went: each stage, the rest of the job (report, manifests), and the process
+    // around the job (start-up, module loading, worker shutdown).
+    const r1 = (x: number) => Math.round(x * 10) / 10;
+    const stages = {
+      featurize: r1(s.featurize.seconds),
+      statistics: r1(s.statistics.seconds),
+      fit: r1(s.fit.seconds),
+      transform: r1(s.transform.seconds),
+      rest: r1(s.seconds - s.featurize.seconds - s.statistics.seconds - s.fit.seconds - s.transform.seconds),
+      process: r1(seconds - s.seconds),
+    };
+    return { seconds, rows: s.featurize.rows, featurized: s.featurize.update?.featurized ?? s.featurize.rows, peakRssMiB: peak / 2 ** 20, stages };
   };
 
   await link(files.slice(0, o.images));
@@ -87,6 +102,7 @@ export async function benchGrowth(o: GrowthBenchOptions) {
     minus1Seconds: minus1.seconds,
     minus1Share: share(minus1),
     featurized: { full: full.featurized, plus10: plus10.featurized, plus1: plus1.featurized, plus1KeepPca: plus1Keep.featurized, minus1: minus1.featurized },
+    stageSeconds: { full: full.stages, plus10: plus10.stages, plus1: plus1.stages, plus1KeepPca: plus1Keep.stages, minus1: minus1.stages },
     peakRssMiB: { full: full.peakRssMiB, plus10: plus10.peakRssMiB, plus1: plus1.peakRssMiB, plus1KeepPca: plus1Keep.peakRssMiB, minus1: minus1.peakRssMiB },
   };
 }

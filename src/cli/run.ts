@@ -85,7 +85,10 @@ Examples:
       logger.info(`distributed run ${runId} on ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix})`);
     } else {
       logger.debug(`${pool.workers} workers × ${pool.threadsPerWorker} threads`);
-      runner = new LocalRunner({ ...pool, device: fopts.device });
+      const local = new LocalRunner({ ...pool, device: fopts.device });
+      // Workers load their modules while this process lists the input and reads the dataset's index.
+      local.start();
+      runner = local;
     }
     let summary: RunSummary;
     try {

@@ -126,26 +126,33 @@ export async function statisticsJob(features: Store, pca: Store, opts: StageOpti
   const unused: string[] = [];
   for await (const o of pca.list(PART_STATS_DIR)) if (!current.has(o.key)) unused.push(o.key);
   for (const key of unused) await pca.deletePrefix(key);
-  // Merge levels until one file remains; the last merge writes STATS_FILE itself.
+  // Merge levels until one file remains; the last merge writes STATS_FILE itself. An inner node is
+  // named after its inputs (themselves named after their content), so a node whose inputs did not
+  // change is kept from the previous run: an update merges only the path from its new parts to the
+  // root, and the numbers are those of merging the whole tree again (same tree, same order).
   let depth = 1;
   let result: StatsResult | undefined;
+  const tree = new Set<string>();
   do {
     const next: string[] = [];
     const merges: Task[] = [];
     const last = level.length <= fanIn;
     for (let i = 0; i < level.length; i += fanIn) {
-      const file = last ? STATS_FILE : `${dir}/l${depth}-${String(i / fanIn).padStart(5, '0')}.bin`;
+      const inputs = level.slice(i, i + fanIn);
+      const file = last ? STATS_FILE : `${dir}/l${depth}-${sha256Hex(inputs.join('\n')).slice(0, 24)}.bin`;
       next.push(file);
-      merges.push({ kind: 'merge-stats', store: pca.root, inputs: level.slice(i, i + fanIn), file });
+      tree.add(file);
+      if (last || !(await pca.exists(file))) merges.push({ kind: 'merge-stats', store: pca.root, inputs, file });
     }
     const results = await runAll(opts.runner, merges, opts.progress);
-    result = results[0] as StatsResult;
+    if (last) result = results[0] as StatsResult;
     level = next;
     depth++;
   } while (level.length > 1);
-  // The merge levels are recomputed each time; the per-part statistics are kept.
+  if (!result) throw new Error('statistics: the merge tree has no root');
+  // Inner nodes of earlier trees are removed; the per-part statistics and this tree are kept.
   const levels: string[] = [];
-  for await (const o of pca.list(dir)) if (/^_stats\/l\d+-/.test(o.key)) levels.push(o.key);
+  for await (const o of pca.list(dir)) if (/^_stats\/l\d+-/.test(o.key) && !tree.has(o.key)) levels.push(o.key);
   for (const key of levels) await pca.deletePrefix(key);
   const summary: StatsSummary = {
     rows: result.rows,
@@ -224,6 +231,17 @@ export function splitModelLocation(location: string): { dir: string; file: strin
   return { dir: location, file: MODEL_FILE };
 }
 
+/** A PCA model file, parsed, with the sha256 of its bytes. */
+async function loadPcaModel(pca: { store: Store; file: string }): Promise<{ model: PcaModel; sha256: string }> {
+  let bytes: Buffer;
+  try {
+    bytes = await pca.store.read(pca.file);
+  } catch {
+    throw new UserError(`${pca.store.uriOf(pca.file)}: no PCA model there`);
+  }
+  return { model: parsePcaModel(bytes.toString('utf8'), pca.store.uriOf(pca.file)), sha256: sha256Hex(bytes) };
+}
+
 export interface TransformSummary {
   output: string;
   rows: number;
@@ -237,20 +255,13 @@ export interface TransformSummary {
 
 export async function transformJob(
   features: Store,
-  pca: { store: Store; file: string },
+  pca: { store: Store; file: string; loaded?: { model: PcaModel; sha256: string } },
   output: Store,
   opts: StageOptions & { csv?: Store; overwrite?: boolean; samplePoints?: number },
 ): Promise<TransformSummary> {
   const t0 = performance.now();
   const manifest = await completeFeatures(features);
-  let bytes: Buffer;
-  try {
-    bytes = await pca.store.read(pca.file);
-  } catch {
-    throw new UserError(`${pca.store.uriOf(pca.file)}: no PCA model there`);
-  }
-  const model = parsePcaModel(bytes.toString('utf8'), pca.store.uriOf(pca.file));
-  const pcaSha256 = sha256Hex(bytes);
+  const { model, sha256: pcaSha256 } = pca.loaded ?? (await loadPcaModel(pca));
   try {
     checkCompatible(model, { modelId: manifest.config.model.id, sha256: manifest.config.model.sha256, dim: manifest.featureDim });
   } catch (err) {

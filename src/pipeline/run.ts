@@ -91,7 +91,8 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
   const previousTransform = await readJsonOrNothing(reduced, MANIFEST, reducedManifestHeadSchema);
   const replace = previousTransform !== undefined && previousTransform.pcaSha256 !== fit.modelSha256;
   if (replace && !opts.csv) await root.sub(LAYOUT.csv).deletePrefix('');
-  const transform = await transformJob(features, { store: pca, file: MODEL_FILE }, reduced, {
+  // The model the fit just read and parsed (~15 MB of JSON at k ≈ 560): not parsed a second time.
+  const transform = await transformJob(features, { store: pca, file: MODEL_FILE, loaded: { model: fit.model, sha256: fit.modelSha256 } }, reduced, {
     ...stage,
     csv: opts.csv ? root.sub(LAYOUT.csv) : undefined,
     overwrite: replace,
