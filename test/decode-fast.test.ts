@@ -43,6 +43,16 @@ async function assertSameAsSharp(bytes: Buffer, what: string): Promise<Outcome> 
   return fast;
 }
 
+/** The JPEG with its first component's sampling factors rewritten in the frame header. */
+async function withLumaSampling(jpeg: Buffer, hv: number): Promise<Buffer> {
+  const out = Buffer.from(jpeg);
+  const sof = out.indexOf(Buffer.from([0xff, 0xc0]));
+  assert.ok(sof > 0, 'a baseline frame header');
+  out[sof + 2 + 2 + 6 + 1] = hv; // marker, length, precision + height + width + count, component id
+  assert.deepEqual(readJpegHeader(out)?.sampling, [hv, 0x11, 0x11]);
+  return out;
+}
+
 const taken = async (bytes: Buffer) => (await decodePlainJpeg(bytes, BOUND, LIMITS.maxPixels)) !== undefined;
 
 async function miniPhotos(): Promise<string[]> {
@@ -91,6 +101,7 @@ describe('fast JPEG decode: the same pixels as sharp', () => {
       'corrupt scan data': await corruptJpeg(100, 100),
       truncated: await truncatedJpeg(100, 100),
       'header only': (await makeImage('jpeg', 100, 100)).subarray(0, 400),
+      'luma sampled 2×1 (4:2:2 header)': await withLumaSampling(await base.clone().jpeg({ chromaSubsampling: '4:4:4' }).toBuffer(), 0x21),
     };
     assert.equal(readJpegHeader(others['EXIF orientation 6'])?.orientation, 6);
     assert.equal(readJpegHeader(others['embedded ICC profile'])?.icc, true);

@@ -17,6 +17,12 @@ interface JpegDecoder {
 }
 type DecoderModule = { JPEGDecoder: new () => JpegDecoder };
 
+// Colour JPEGs in 4:4:4 and 4:2:0 (H << 4 | V per component), the samplings checked against
+// libvips: other chroma upsamplings changed across libjpeg-turbo versions, so they stay with sharp.
+const FAST_SAMPLING = new Set(['17,17,17', '34,17,17']);
+// The module's memory grows to the largest photo it held and never shrinks: big files go to sharp.
+const FAST_MAX_BYTES = 2 << 20;
+
 let decoder: JpegDecoder | undefined;
 let loading: Promise<JpegDecoder> | undefined;
 
@@ -43,7 +49,8 @@ export interface FastDecoded {
 export async function decodePlainJpeg(bytes: Buffer, bound: { width: number; height: number }, maxPixels: number): Promise<FastDecoded | undefined> {
   const h = readJpegHeader(bytes);
   if (!h || h.orientation !== 1 || h.icc || h.precision !== 8 || h.sof > 0xc2) return undefined;
-  if (h.components !== 1 && h.components !== 3) return undefined;
+  if (h.components !== 1 && !FAST_SAMPLING.has(h.sampling.join(','))) return undefined;
+  if (bytes.length > FAST_MAX_BYTES) return undefined;
   if (h.width < 1 || h.height < 1 || h.width > bound.width || h.height > bound.height || h.width * h.height > maxPixels) return undefined;
   const d = decoder ?? (await loadDecoder());
   try {

@@ -10,6 +10,8 @@ export interface JpegHeader {
   width: number;
   height: number;
   components: number;
+  /** Sampling factors per component, H << 4 | V (0x22 0x11 0x11 is 4:2:0). */
+  sampling: number[];
   /** EXIF orientation (1 when there is no EXIF or no orientation tag). */
   orientation: number;
   /** An APP2 ICC_PROFILE segment is present. */
@@ -23,7 +25,7 @@ const SOS = 0xda;
 export function readJpegHeader(bytes: Uint8Array): JpegHeader | undefined {
   if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let frame: Pick<JpegHeader, 'sof' | 'precision' | 'width' | 'height' | 'components'> | undefined;
+  let frame: Pick<JpegHeader, 'sof' | 'precision' | 'width' | 'height' | 'components' | 'sampling'> | undefined;
   let orientation: number | undefined;
   let icc = false;
   let at = 2;
@@ -45,8 +47,10 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader | undefined {
       return { ...frame, orientation: orientation ?? 1, icc };
     }
     if (SOF_MARKERS.has(marker)) {
-      if (frame || length < 8) return undefined;
-      frame = { sof: marker, precision: bytes[start], height: view.getUint16(start + 1), width: view.getUint16(start + 3), components: bytes[start + 5] };
+      const components = bytes[start + 5];
+      if (frame || length < 8 + 3 * components) return undefined;
+      const sampling = Array.from({ length: components }, (_, i) => bytes[start + 7 + 3 * i]);
+      frame = { sof: marker, precision: bytes[start], height: view.getUint16(start + 1), width: view.getUint16(start + 3), components, sampling };
     } else if (marker === 0xe1 && hasPrefix(bytes, start, end, 'Exif\0\0')) {
       // A second EXIF block, or one we cannot read, is recorded as orientation 0: unknown.
       orientation = orientation === undefined ? (exifOrientation(view, start + 6, end) ?? 0) : 0;
