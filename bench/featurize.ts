@@ -3,7 +3,18 @@
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cli, modelDir, repeatedDataset, runNode, repoRoot } from './util.js';
+
+// The machine is shared: wall-clock rates swing with the other sessions' load, so the ratio is
+// also given per CPU-second. A finished child's CPU, its own workers' included (each process reaps
+// its children), is in this process's cutime + cstime (/proc/self/stat, fields 16–17, in ticks).
+const TICKS_PER_SECOND = 100;
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd on
+  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND;
+}
 
 export interface FeaturizeBenchOptions {
   images: number;
@@ -13,7 +24,7 @@ export interface FeaturizeBenchOptions {
   rawSeconds: number;
 }
 
-async function rawInference(o: FeaturizeBenchOptions): Promise<number> {
+async function rawInference(o: FeaturizeBenchOptions): Promise<{ rate: number; perCpuSecond: number }> {
   const script = path.join(repoRoot, 'dist', 'bench', 'raw-infer.js');
   const runs = await Promise.all(
     Array.from({ length: o.workers }, () =>
@@ -21,23 +32,29 @@ async function rawInference(o: FeaturizeBenchOptions): Promise<number> {
     ),
   );
   let rate = 0;
+  let images = 0;
+  let cpuSeconds = 0;
   for (const r of runs) {
     if (r.code !== 0) throw new Error(`raw inference failed: ${r.stderr}`);
-    const { images, seconds } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { images: number; seconds: number };
-    rate += images / seconds;
+    const run = JSON.parse(r.stdout.trim().split('\n').pop()!) as { images: number; seconds: number; cpuSeconds: number };
+    rate += run.images / run.seconds;
+    images += run.images;
+    cpuSeconds += run.cpuSeconds;
   }
-  return rate;
+  return { rate, perCpuSecond: images / cpuSeconds };
 }
 
 async function endToEnd(o: FeaturizeBenchOptions, images: number, inputSize?: number) {
   const data = await repeatedDataset(images);
   const out = path.join(os.tmpdir(), `fruits-bench-out-${images}`);
   await fs.rm(out, { recursive: true, force: true });
+  const cpu0 = childrenCpuSeconds();
   const r = await runNode(
     [cli, 'featurize', data, out, '--json', '--quiet', '--workers', String(o.workers), '--threads', String(o.threads), '--batch-size', String(o.batchSize), ...(inputSize ? ['--input-size', String(inputSize)] : [])],
     { FRUITS_MODEL_DIR: modelDir },
   );
   if (r.code !== 0) throw new Error(`featurize failed: ${r.stderr}`);
+  const cpuSeconds = childrenCpuSeconds() - cpu0;
   const s = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
     rows: number;
     seconds: number;
@@ -46,7 +63,7 @@ async function endToEnd(o: FeaturizeBenchOptions, images: number, inputSize?: nu
   };
   await fs.rm(out, { recursive: true, force: true });
   const peak = s.memory.coordinatorPeakRss + s.memory.workerPeakRss.reduce((a, b) => a + b, 0);
-  return { rows: s.rows, seconds: s.seconds, imagesPerSecond: s.imagesPerSecond, peakRssMiB: peak / 2 ** 20, workerPeakRssMiB: Math.max(...s.memory.workerPeakRss) / 2 ** 20 };
+  return { rows: s.rows, seconds: s.seconds, imagesPerSecond: s.imagesPerSecond, imagesPerCpuSecond: s.rows / cpuSeconds, peakRssMiB: peak / 2 ** 20, workerPeakRssMiB: Math.max(...s.memory.workerPeakRss) / 2 ** 20 };
 }
 
 export async function benchFeaturize(o: FeaturizeBenchOptions) {
@@ -57,14 +74,21 @@ export async function benchFeaturize(o: FeaturizeBenchOptions) {
   // The same N photos with the network at 128×128 (issue 14's target: ≥ 2.5× the rate at 224).
   const small128 = await endToEnd(o, Math.round(o.images / 4), 128);
   const raw2 = await rawInference(o);
-  const raw = (raw1 + raw2) / 2;
+  const raw = (raw1.rate + raw2.rate) / 2;
+  const rawPerCpu = (raw1.perCpuSecond + raw2.perCpuSecond) / 2;
+  const load = os.loadavg()[0];
   return {
     config: `${o.workers} workers × ${o.threads} ORT threads, batch ${o.batchSize}`,
     images: large.rows,
     endToEndImagesPerSecond: large.imagesPerSecond,
     rawInferenceImagesPerSecond: raw,
-    rawInferenceRuns: [raw1, raw2],
+    rawInferenceRuns: [raw1.rate, raw2.rate],
     ratio: large.imagesPerSecond / raw,
+    // Per CPU-second of the whole process tree (start-up included) against the network's own.
+    endToEndImagesPerCpuSecond: large.imagesPerCpuSecond,
+    rawInferenceImagesPerCpuSecond: rawPerCpu,
+    ratioPerCpuSecond: large.imagesPerCpuSecond / rawPerCpu,
+    loadAverage1m: load,
     peakRssMiB_N: small.peakRssMiB,
     peakRssMiB_4N: large.peakRssMiB,
     workerPeakRssMiB_N: small.workerPeakRssMiB,
@@ -74,5 +98,6 @@ export async function benchFeaturize(o: FeaturizeBenchOptions) {
     endToEndImagesPerSecond_N: small.imagesPerSecond,
     endToEndImagesPerSecond_N_inputSize128: small128.imagesPerSecond,
     inputSize128Over224_N: small128.imagesPerSecond / small.imagesPerSecond,
+    inputSize128Over224_N_perCpuSecond: small128.imagesPerCpuSecond / small.imagesPerCpuSecond,
   };
 }
