@@ -1,9 +1,9 @@
 // Turns a user's location (plain path, file:// URI or s3:// URI) into a Store.
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalStore } from './local.js';
-import type { S3Options } from './s3-config.js';
+import { S3Store } from './s3.js';
+import { resolveS3Settings, s3ClientFor, type S3Options } from './s3-config.js';
 import { StorageError, type Store } from './store.js';
 import { isS3Uri, parseS3Uri } from './uri.js';
 
@@ -11,16 +11,9 @@ import { isS3Uri, parseS3Uri } from './uri.js';
  * `s3Options` (e.g. from --s3-force-path-style / --s3-checksums) apply to s3:// locations only and
  * override FRUITS_S3_* variables. Stores opened with the same configuration share one S3 client.
  */
-// The AWS SDK is loaded on the first s3:// location only: it costs ~0.1 s of CPU to load, in the
-// coordinator and in every worker process, for runs that mostly never touch S3. (Synchronous
-// require of our own ES modules keeps openStore synchronous.)
-const requireLocal = createRequire(import.meta.url);
-const loadS3 = () => ({ ...(requireLocal('./s3.js') as typeof import('./s3.js')), ...(requireLocal('./s3-config.js') as typeof import('./s3-config.js')) });
-
 export function openStore(location: string, s3Options?: S3Options): Store {
   if (isS3Uri(location)) {
     const { bucket, prefix } = parseS3Uri(location);
-    const { S3Store, resolveS3Settings, s3ClientFor } = loadS3();
     const settings = resolveS3Settings(s3Options);
     return new S3Store({ client: s3ClientFor(settings), bucket, prefix, settings });
   }
