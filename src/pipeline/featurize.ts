@@ -4,7 +4,8 @@
 import sharp from 'sharp';
 import { assertHasImages, listImages } from '../source/listing.js';
 import { partFileName, planPartitions, writePlan, type Partition } from '../source/partition.js';
-import { checkOutputLocation, toCsv } from '../sink/dataset.js';
+import { toCsv } from '../sink/csv.js';
+import { checkOutputLocation } from '../sink/dataset.js';
 import { MANIFEST, REJECTS, partSummarySchema, readJsonOrNothing, sidecarKey, writeJson, type IndexEntry } from '../sink/formats.js';
 import { FEATURES_FORMAT, configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';
 import { IndexWriter } from '../sink/dataset-index.js';

@@ -5,7 +5,8 @@ import type { Store } from '../storage/store.js';
 import { UserError } from '../util/errors.js';
 import { LOCK, MANIFEST, anyManifestSchema, readJsonOrNothing } from './formats.js';
 
-export { MANIFEST, PARTS_DIR, REJECTS, SUCCESS, readJson, sidecarKey, writeJson } from './formats.js';
+// pipeline/update.ts still imports toCsv from here (its home is csv.ts).
+export { toCsv } from './csv.js';
 
 /** True when nothing is stored under the location (missing counts as empty). */
 export async function isEmpty(store: Store): Promise<boolean> {
@@ -20,16 +21,6 @@ export async function isEmpty(store: Store): Promise<boolean> {
  */
 export async function noDatasetError(store: Store, why: string): Promise<UserError> {
   return new UserError(`${store.root}: ${(await isEmpty(store)) ? 'nothing there (no such folder, or it is empty)' : why}`);
-}
-
-function csvField(value: string): string {
-  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
-export function toCsv(header: string[], rows: (string | number)[][]): string {
-  const lines = [header.join(',')];
-  for (const r of rows) lines.push(r.map((v) => csvField(String(v))).join(','));
-  return `${lines.join('\n')}\n`;
 }
 
 /**
