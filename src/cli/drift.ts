@@ -7,14 +7,13 @@ import type { LabelledRows } from '../classify/dataset.js';
 import type { DriftResult } from '../drift/drift.js';
 import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { addPoolOptions, DEFAULTS as FEATURIZE_DEFAULTS } from './featurize.js';
+import { percentText } from '../report/format.js';
+import { FEATURIZE_DEFAULTS, addPoolOptions, featurizerFileOption } from './flag-groups.js';
 
 /** Exit code of a drift verdict. */
 export const DRIFT_EXIT = 4;
 
-function pct(v: number): string {
-  return `${(v * 100).toFixed(1)} %`;
-}
+const pct = (v: number): string => percentText(v, 1);
 
 function printDrift(r: DriftResult, report: string | undefined): void {
   const out = [
@@ -45,7 +44,7 @@ export function registerDrift(program: Command, log: () => Logger): void {
     .option('--report <file.html>', 'where to write the HTML report (default drift.html)')
     .option('--no-report', 'no HTML report')
     .option('--features-out <dir>', "photos: keep the batch's features dataset here (and resume it on a rerun)")
-    .option('--model <file.onnx>', "photos: the reference's featurizer file, if not in FRUITS_MODEL_DIR or the cache")
+    .addOption(featurizerFileOption('photos', 'reference'))
     .option('--batch-size <n>', `photos: images per inference call (default ${FEATURIZE_DEFAULTS.batchSize})`)
     .option('--quiet', 'no progress display');
   addPoolOptions(cmd);

@@ -12,8 +12,10 @@ import { DEFAULT_MAX_PIXELS } from '../decode/limits.js';
 import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { createProgress } from '../util/progress.js';
-import { addPoolOptions, DEFAULTS as FEATURIZE_DEFAULTS, memoryUse } from './featurize.js';
-import { flag, parseFlag, pct, poolSize } from './options.js';
+import { percentText as pct } from '../report/format.js';
+import { flag, parseFlag } from '../util/flags.js';
+import { memoryUse } from './featurize.js';
+import { FEATURIZE_DEFAULTS, addPoolOptions, featurizerFileOption, poolSize } from './flag-groups.js';
 
 /** Mistakes shown (with thumbnails) in the evaluation report by default. */
 const DEFAULT_CARDS = 60;
@@ -95,7 +97,7 @@ export function registerEvaluate(program: Command, log: () => Logger): void {
     .option('--no-report', 'no HTML report')
     .option('--thumbnails <n>', `misclassified examples shown with thumbnails in the report (default ${DEFAULT_CARDS})`)
     .option('--features-out <dir>', 'image folder: keep the featurized dataset here (and resume it on a rerun)')
-    .option('--model <file.onnx>', "image folder: the bundle's featurizer file, if not in FRUITS_MODEL_DIR or the cache")
+    .addOption(featurizerFileOption('image folder'))
     .option('--batch-size <n>', `image folder: images per inference call (default ${FEATURIZE_DEFAULTS.batchSize})`)
     .option('--max-pixels <n>', `image folder: reject images with more pixels than this (default ${DEFAULT_MAX_PIXELS})`)
     .option('--json', 'print the evaluation as JSON')

@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { z } from 'zod';
-import { optionalFlag, UsageError } from './options.js';
+import { optionalFlag, UsageError } from '../util/flags.js';
+import { featurizerFileOption } from './flag-groups.js';
 
 export function registerExport(program: Command, log: () => Logger): void {
   program
@@ -14,7 +15,7 @@ export function registerExport(program: Command, log: () => Logger): void {
     .description('write a bundle as one ONNX model from photo to probabilities (input image uint8 [N,H,W,3], output probabilities [N,classes])')
     .argument('<bundle>', 'a bundle folder or s3:// prefix (fruits train)')
     .argument('<file.onnx>', 'the model file to write (local)')
-    .option('--model <file.onnx>', "the bundle's featurizer file, if not in FRUITS_MODEL_DIR or the cache")
+    .addOption(featurizerFileOption())
     .option('--quantize <int8>', 'int8 weights (per output channel, float32 activations): a file ~4× smaller; see docs/recognition.md for its measured accuracy')
     .option('--overwrite', 'replace an existing file')
     .option('--json', 'print a summary as JSON')

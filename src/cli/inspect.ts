@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { DatasetVersion } from '../sink/formats.js';
 import type { InspectReport } from '../sink/inspect.js';
-import { flag, parseFlag } from './options.js';
+import { flag, parseFlag } from '../util/flags.js';
 
 /** The version history, newest last: one line per version. */
 function versionLines(versions: readonly DatasetVersion[], last = 20): string[] {
