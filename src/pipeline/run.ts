@@ -63,7 +63,8 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
     formatVersion: 1,
     runId,
     software: SOFTWARE,
-    createdAt: previous?.createdAt ?? new Date().toISOString(),
+    // The time of this run id: a resumed run keeps it, a new run (a rerun of a complete one) has its own.
+    createdAt: previous?.runId === runId && previous.createdAt ? previous.createdAt : new Date().toISOString(),
     input: opts.input.root,
     layout: LAYOUT,
     pca: { scale: opts.scale, components: opts.components },
