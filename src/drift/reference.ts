@@ -2,7 +2,7 @@
 // features dataset, on which the same novelty model is fitted on the spot (its classes by the
 // nearest class mean, since a dataset has no classifier).
 import type { Bundle } from '../classify/bundle.js';
-import { loadDataset, type LabelledRows } from '../classify/dataset.js';
+import type { LabelledRows } from '../classify/dataset.js';
 import { scoreFeatures } from '../classify/inputs.js';
 import { classDistances, fitNovelty, noveltyProject, topScoresOf } from '../classify/novelty.js';
 import { holdoutSplit } from '../classify/train.js';
@@ -60,8 +60,4 @@ export async function datasetReference(data: LabelledRows): Promise<DriftReferen
       return { predicted: nearest, top: new Float32Array(n).fill(1) };
     },
   };
-}
-
-export async function loadReferenceDataset(location: string): Promise<DriftReference> {
-  return datasetReference(await loadDataset(location));
 }
