@@ -7,7 +7,7 @@
 import * as ort from 'onnxruntime-node';
 import { buildModel, type GraphSpec } from '../onnx/proto.js';
 
-export { DOUBLE, FLOAT, INT64, int64Initializer, op, tensorInfo, type Dim, type GraphSpec } from '../onnx/proto.js';
+export { DOUBLE, FLOAT, INT64, int64Initializer, op, tensorInfo, type GraphSpec } from '../onnx/proto.js';
 
 /** Returns a getter that builds the session on first use and shares it afterwards. */
 export function lazySession(build: () => GraphSpec): () => Promise<ort.InferenceSession> {

@@ -14,7 +14,6 @@ import type { ComponentSelection, ScaleMode } from '../pca/index.js';
 import type { Store } from '../storage/store.js';
 import { SOFTWARE } from '../version.js';
 
-export { RUN_FORMAT, RUN_MANIFEST };
 export const LAYOUT = { features: 'features', pca: 'pca', reduced: 'reduced', csv: 'reduced-csv', report: 'report.html' } as const;
 
 export interface RunJobOptions extends Omit<FeaturizeJobOptions, 'output'> {
