@@ -1,8 +1,9 @@
 // `fruits export`: a bundle as one ONNX file, photo in, probabilities out, for phones and
 // browsers (ONNX Runtime Mobile, onnxruntime-web) where there is no `fruits serve`.
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { z } from 'zod';
@@ -38,16 +39,8 @@ Examples:
       const logger = log();
       const t0 = performance.now();
       const exported = await exportBundle(bundle, o.model as string | undefined, (m) => logger.info(m), { quantize });
-      // Temporary name, then rename: never a half-written model under the name an app loads.
-      const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.tmp-${process.pid}`);
-      await fs.mkdir(path.dirname(tmp), { recursive: true });
-      try {
-        await fs.writeFile(tmp, exported.bytes);
-        await fs.rename(tmp, file);
-      } catch (err) {
-        await fs.rm(tmp, { force: true });
-        throw err;
-      }
+      // Never a half-written model under the name an app loads.
+      await writeFileAtomic(file, exported.bytes);
       const summary = {
         file: path.resolve(file),
         bytes: exported.bytes.length,

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
+import type { PhotoFeaturizeOptions } from '../classify/featurize-photos.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/limits.js';
 import { SCALE_MODES, type ComponentSelection, type ScaleMode } from '../pca/index.js';
 import { RedisUrlError, parseRedisUrl } from '../runner/distributed/redis-url.js';
@@ -81,6 +82,22 @@ export function featurizeOptionsOf(o: Record<string, unknown>) {
     maxRejectRatio: optionalFlag(flag.ratio, o.maxRejectRatio, '--max-reject-ratio'),
     device: parseFlag(flag.device, o.device ?? 'cpu', '--device'),
     allowRemovals: Boolean(o.allowRemovals),
+  };
+}
+
+/**
+ * The flags of a command that featurizes a photo folder with a bundle's model before it can work
+ * (evaluate, drift): read only when it does, so they do not bother the other inputs.
+ */
+export function photoFeaturizeOptionsOf(o: Record<string, unknown>): PhotoFeaturizeOptions {
+  return {
+    model: o.model as string | undefined,
+    ...poolSize(o.workers, o.threads),
+    batchSize: parseFlag(flag.positiveInt, o.batchSize ?? String(FEATURIZE_DEFAULTS.batchSize), '--batch-size'),
+    partitionSize: FEATURIZE_DEFAULTS.partitionSize,
+    maxPixels: parseFlag(flag.positiveInt, o.maxPixels ?? String(DEFAULT_MAX_PIXELS), '--max-pixels'),
+    featuresOut: o.featuresOut as string | undefined,
+    quiet: Boolean(o.quiet),
   };
 }
 
