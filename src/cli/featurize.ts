@@ -1,5 +1,5 @@
-// `fruits featurize`: images into a features dataset; the summary and job helpers `fruits run` and
-// `fruits evaluate` share.
+// `fruits featurize`: images into a features dataset; also the job's inputs, memory use and
+// summary lines that `fruits run` shares.
 import type { Command } from 'commander';
 import type { FeaturizeSummary } from '../pipeline/featurize.js';
 import type { LocalRunner } from '../runner/local.js';
