@@ -180,6 +180,15 @@ export class LocalRunner implements Runner {
     }
   }
 
+  /**
+   * Starts the worker processes now rather than at the first run(): a worker needs ~1 s to load
+   * its modules, which then overlaps whatever the caller does before it has tasks (listing the
+   * input, merging the index).
+   */
+  start(): void {
+    if (this.slots.length === 0) for (let i = 0; i < this.opts.workers; i++) this.slots.push(this.spawn());
+  }
+
   run(tasks: AsyncIterable<Task> | Iterable<Task>, handlers: RunHandlers = {}): Promise<TaskResult[]> {
     if (this.batch) return Promise.reject(new Error('LocalRunner.run() is already running'));
     // Nothing to do starts no worker (a stage that resumes everything).
@@ -199,9 +208,7 @@ export class LocalRunner implements Runner {
         resolve,
         reject,
       };
-      // The workers start with the first run() that has tasks and serve every later one; each
-      // takes its first task once it reports ready.
-      if (this.slots.length === 0) for (let i = 0; i < this.opts.workers; i++) this.slots.push(this.spawn());
+      if (this.slots.length === 0) this.start();
       else for (const slot of this.slots) void this.dispatch(slot);
     });
   }
