@@ -1,6 +1,5 @@
-// The layout of a Spark-style dataset folder and the files beside its parts. Names starting with
-// '_' are ignored by Spark's and pyarrow's dataset readers, so a reader pointed at the folder
-// sees only the part files.
+// Where a dataset may be read from or written to: an empty location, a previous output of the
+// same format, or one clear refusal (a typo never deletes a user's data).
 import type { Store } from '../storage/store.js';
 import { UserError } from '../util/errors.js';
 import { LOCK, MANIFEST, anyManifestSchema, readJsonOrNothing } from './formats.js';
