@@ -8,7 +8,6 @@ import type { ResolvedModel } from './resolve.js';
 
 import type { Device } from './device.js';
 
-export type { Device };
 
 export interface SessionOptions {
   /** ONNX Runtime intra-op threads. */

@@ -4,9 +4,6 @@ import type { Store } from '../storage/store.js';
 import { UserError } from '../util/errors.js';
 import { LOCK, MANIFEST, anyManifestSchema, readJsonOrNothing } from './formats.js';
 
-// pipeline/update.ts still imports toCsv from here (its home is csv.ts).
-export { toCsv } from './csv.js';
-
 /** True when nothing is stored under the location (missing counts as empty). */
 export async function isEmpty(store: Store): Promise<boolean> {
   // A lock alone is what a run killed right after taking it leaves: no data.
