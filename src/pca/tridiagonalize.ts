@@ -3,11 +3,14 @@
 // not-yet-updated trailing matrix, then one symmetric rank-2·NB update for the whole panel.
 //
 // Why this shape: the reduction is the O(d³) heart of the eigensolver. Unblocked in plain JS it
-// took 1.2 s for d = 1280 (~2.3 GFLOP/s); here the GEMVs (memory-bound, half the flops) and the
-// panel updates (GEMM, the other half) run in ONNX Runtime's float64 MLAS kernels, and JS keeps
-// only the O(d²·NB) bookkeeping. Q is kept as per-panel compact-WY factors (V, T) so that
-// eigenvectors can be back-transformed with GEMMs as well.
-import { panelStep, trailingUpdate } from '../kernels/dense.js';
+// took 1.2 s for d = 1280 (~2.3 GFLOP/s). Here the GEMVs (memory-bound, half the flops) run in a
+// WebAssembly SIMD kernel on the trailing matrix kept in a wasm memory, the panel updates (GEMM,
+// the other half) in ONNX Runtime's float64 MLAS kernels, and JS keeps only the O(d²·NB)
+// bookkeeping. The GEMVs were in ORT too (MatMul with N = 1): 1.9 s of the reduction's 2.5 s at
+// d = 1280 on the loaded 2-core machine, against ~0.3 s now. Q is kept as per-panel compact-WY
+// factors (V, T) so that eigenvectors can be back-transformed with GEMMs as well.
+import { trailingUpdate } from '../kernels/dense.js';
+import { SimdArena } from '../kernels/simd-gemv.js';
 
 const NB = 64;
 
@@ -75,6 +78,44 @@ function householder(x: Float64Array): { beta: number; tau: number } {
 }
 
 /**
+ * One Householder step of a panel, on local rows c+1 … s−1 (v is zero above): y = S·v − W·(Vᵀv) −
+ * V·(Wᵀv), with vtv ← Vᵀv and wtv ← Wᵀv (columns 0 … c−1, the panel's reflectors so far; the
+ * rest zero). S is the trailing matrix as of the panel start, V and W are s×nb row-major.
+ */
+function panelProduct(
+  arena: SimdArena,
+  S: Float64Array,
+  s: number,
+  c: number,
+  v: Float64Array,
+  V: Float64Array,
+  W: Float64Array,
+  nb: number,
+  y: Float64Array,
+  vtv: Float64Array,
+  wtv: Float64Array,
+): void {
+  const from = c + 1;
+  arena.gemv(S.subarray(from * s + from), s - from, s - from, s, v.subarray(from), y.subarray(from));
+  vtv.fill(0);
+  wtv.fill(0);
+  for (let r = from; r < s; r++) {
+    const vr = v[r];
+    const row = r * nb;
+    for (let p = 0; p < c; p++) {
+      vtv[p] += V[row + p] * vr;
+      wtv[p] += W[row + p] * vr;
+    }
+  }
+  for (let r = from; r < s; r++) {
+    const row = r * nb;
+    let acc = 0;
+    for (let p = 0; p < c; p++) acc += W[row + p] * vtv[p] + V[row + p] * wtv[p];
+    y[r] -= acc;
+  }
+}
+
+/**
  * Reduces the symmetric d×d matrix `a` (full, row-major; left untouched) to tridiagonal form.
  */
 export async function tridiagonalize(a: Float64Array, d: number): Promise<Reduction> {
@@ -83,20 +124,23 @@ export async function tridiagonalize(a: Float64Array, d: number): Promise<Reduct
   const off = new Float64Array(Math.max(0, d - 1));
   const panels: ReflectorPanel[] = [];
   // S is the trailing matrix of rows/columns base … d−1, of order s, as of the start of a panel;
-  // panel updates ping-pong between two buffers.
-  let S = a;
+  // panel updates ping-pong between two buffers of the arena (the first holds a copy of a).
+  const arena = new SimdArena(d * d + (d - 1) * (d - 1) + 2 * d + 8);
+  const buffers = [arena.f64(d * d), arena.f64((d - 1) * (d - 1))];
+  buffers[0].set(a);
+  const vPad = arena.f64(d);
+  const y = arena.f64(d);
+  let S = buffers[0];
   let s = d;
   let base = 0;
-  const buffers = d > 1 ? [new Float64Array((d - 1) * (d - 1)), new Float64Array((d - 1) * (d - 1))] : [];
   while (base < d - 1) {
     const nb = Math.min(NB, d - 1 - base);
     // Panel-local rows: local row r is global row base + r. Column c's reflector lives in rows c+1….
     const V = new Float64Array(s * nb);
     const W = new Float64Array(s * nb);
     const T = new Float64Array(nb * nb);
-    const vPad = new Float64Array(s);
-    const y = new Float64Array(s);
     const vtv = new Float64Array(nb);
+    const wtv = new Float64Array(nb);
     for (let c = 0; c < nb; c++) {
       const j = base + c;
       // Column j of the partially reduced matrix, local rows c … s−1 (row c of S, by symmetry),
@@ -116,9 +160,8 @@ export async function tridiagonalize(a: Float64Array, d: number): Promise<Reduct
       const { beta, tau } = householder(v);
       off[j] = beta;
 
-      vPad.fill(0, 0, c + 1);
       vPad.set(v, c + 1);
-      await panelStep(S, s, vPad, V, W, nb, y, vtv);
+      panelProduct(arena, S, s, c, vPad, V, W, nb, y, vtv, wtv);
       // w = tau·y − ½·tau²·(yᵀv)·v, so that H·A·H = A − v·wᵀ − w·vᵀ.
       let ytv = 0;
       for (let r = c + 1; r < s; r++) ytv += y[r] * vPad[r];
@@ -148,7 +191,7 @@ export async function tridiagonalize(a: Float64Array, d: number): Promise<Reduct
       Y.set(W.subarray(src, src + nb), dst);
       Y.set(V.subarray(src, src + nb), dst + nb);
     }
-    const out = buffers[panels.length % 2].subarray(0, m * m);
+    const out = buffers[panels.length % 2].subarray(0, m * m); // the buffer not holding S
     await trailingUpdate(S, s, nb, X, Y, 2 * nb, out);
     S = out;
     s = m;
