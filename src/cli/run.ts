@@ -85,10 +85,10 @@ Examples:
       logger.info(`distributed run ${runId} on ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix})`);
     } else {
       logger.debug(`${pool.workers} workers × ${pool.threadsPerWorker} threads`);
-      // Workers start at the first stage with tasks. (Starting them at once, to overlap their start-up
-      // with the listing, left them writing to a closed IPC channel — EPIPE on stderr — when the run
-      // was refused before any stage.)
-      runner = new LocalRunner({ ...pool, device: fopts.device });
+      const local = new LocalRunner({ ...pool, device: fopts.device });
+      // Workers load their modules (~1 s) while this process lists the input and merges the index.
+      local.start();
+      runner = local;
     }
     let summary: RunSummary;
     try {

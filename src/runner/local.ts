@@ -223,7 +223,9 @@ export class LocalRunner implements Runner {
             this.peakRssBytes.push(readPeakRss(s.child.pid));
             if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve();
             s.child.once('exit', () => resolve());
-            s.child.disconnect();
+            // A worker still loading its modules has nothing to finish (a run refused early).
+            if (!s.ready) s.child.kill();
+            else s.child.disconnect();
           }),
       ),
     );

@@ -22,9 +22,17 @@ const PROGRESS_MS = 250;
 let current = 0;
 let unsent = 0;
 let progressTimer: NodeJS.Timeout | undefined;
+/**
+ * A message to the coordinator. The coordinator may have closed the channel already (a run refused
+ * while this worker was still loading its modules): nothing is left to tell, and with a callback
+ * the closed channel is that callback's error rather than an 'error' event crashing with a stack.
+ */
+const send = (msg: object) => {
+  if (process.connected) process.send?.(msg, undefined, {}, () => undefined);
+};
 const sendProgress = () => {
   progressTimer = undefined;
-  if (unsent > 0) process.send?.({ type: 'progress', id: current, items: unsent });
+  if (unsent > 0) send({ type: 'progress', id: current, items: unsent });
   unsent = 0;
 };
 const ctx = createTaskContext({ threads, device }, (items) => {
@@ -35,7 +43,7 @@ const ctx = createTaskContext({ threads, device }, (items) => {
 const settle = (msg: object) => {
   clearTimeout(progressTimer);
   sendProgress();
-  process.send?.(msg);
+  send(msg);
 };
 
 process.on('message', (msg: Inbound) => {
@@ -47,4 +55,5 @@ process.on('message', (msg: Inbound) => {
   );
 });
 process.on('disconnect', () => process.exit(0));
-process.send?.({ type: 'ready' });
+if (!process.connected) process.exit(0);
+send({ type: 'ready' });
