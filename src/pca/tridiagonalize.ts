@@ -131,7 +131,7 @@ export async function tridiagonalize(a: Float64Array, d: number): Promise<Reduct
       const from = c + 1;
       const rows = s - from;
       vPad.set(v, from);
-      arena.gemv(S.subarray(from * s + from), rows, rows, s, vPad.subarray(from), y.subarray(from));
+      arena.symv(S.subarray(from * s + from), rows, s, vPad.subarray(from), y.subarray(from));
       if (c > 0) {
         arena.gemv(Xt.subarray(from), 2 * c, rows, s, vPad.subarray(from), z); // z[2p] = v_pᵀv, z[2p+1] = w_pᵀv
         arena.gemv(Y.subarray(from * nb2), rows, 2 * c, nb2, z, tmp);
