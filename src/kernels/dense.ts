@@ -4,7 +4,7 @@
 // buffers (pre-allocated outputs), so the O(d²) passes stay few and nothing large is re-allocated
 // per call.
 import type * as ort from 'onnxruntime-node';
-import { DOUBLE, INT64, f64, i64, lazySession, op, tensorInfo } from './ort-graph.js';
+import { DOUBLE, INT64, NO_SPINNING, f64, i64, lazySession, op, tensorInfo } from './ort-graph.js';
 
 const gemm = (a: string, b: string, c: string, out: string, transA = 0, transB = 0) =>
   op('Gemm', [a, b, c], [out], { alpha: { float: -1 }, beta: { float: 1 }, transA: { int: transA }, transB: { int: transB } });
@@ -20,14 +20,14 @@ const trailingSession = lazySession(() => ({
     tensorInfo('Y', DOUBLE, ['m', 'nb2']),
   ],
   outputs: [tensorInfo('R', DOUBLE, ['m', 'm'])],
-}));
+}), NO_SPINNING);
 
 // Z − V·(T·(Vᵀ·Z)): applies the block reflector I − V·T·Vᵀ (compact WY form) to Z.
 const reflectorSession = lazySession(() => ({
   nodes: [op('Gemm', ['V', 'Z'], ['P'], { transA: { int: 1 } }), op('MatMul', ['T', 'P'], ['Q']), gemm('V', 'Q', 'Z', 'R')],
   inputs: [tensorInfo('Z', DOUBLE, ['m', 'k']), tensorInfo('V', DOUBLE, ['m', 'nb']), tensorInfo('T', DOUBLE, ['nb', 'nb'])],
   outputs: [tensorInfo('R', DOUBLE, ['m', 'k'])],
-}));
+}), NO_SPINNING);
 
 async function runInto(
   session: () => Promise<ort.InferenceSession>,

@@ -9,7 +9,7 @@
 // 2.0 s for the former graph (Cast, Sub and Split in ORT, then 10 Gemms on 320-column blocks of
 // the row-major batch: the copies and transposed packing cost as much as the saved flops).
 import type * as ort from 'onnxruntime-node';
-import { DOUBLE, f64, lazySession, op, outF64, tensorInfo } from '../kernels/ort-graph.js';
+import { DOUBLE, NO_SPINNING, f64, lazySession, op, outF64, tensorInfo } from '../kernels/ort-graph.js';
 
 const BAND_ROWS = 160;
 
@@ -44,7 +44,7 @@ function sessionFor(count: number): () => Promise<ort.InferenceSession> {
       outputs.push(tensorInfo(`C${b}`, DOUBLE, [`m${b}`, `r${b}`]));
     }
     return { nodes, inputs, outputs };
-  });
+  }, NO_SPINNING);
 }
 
 const sessions = new Map<number, () => Promise<ort.InferenceSession>>();
