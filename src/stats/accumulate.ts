@@ -50,22 +50,20 @@ export async function statsOfRows(rows: Float32Array, n: number, dim: number, op
   if (n === 0) return out;
   const batchRows = opts.batchRows ?? Math.max(1, Math.floor(BATCH_ELEMENTS / dim));
   if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`batchRows must be a positive integer, got ${batchRows}`);
-  const batchCount = Math.ceil(n / batchRows);
 
-  // Pass 1 (cheap, JS): validate every row, min/max, per-batch sums. Nothing is merged before the
+  // Pass 1 (cheap, JS): validate every row, min/max, sums. Nothing is merged before the
   // whole input is known to be finite, so a bad row leaves the caller's statistics untouched.
   // The row's check is one running sum of v − v (NaN as soon as a value is NaN or ±Inf) and min/max
   // are selects, not branches: ~1.6× faster than testing each value (20,000 × 1280: 125 → 78 ms).
-  const sums = new Float64Array(batchCount * dim);
+  const sums = new Float64Array(dim);
   const { min, max } = out;
   for (let i = 0; i < n; i++) {
     const base = i * dim;
-    const sumBase = Math.floor(i / batchRows) * dim;
     let bad = 0;
     for (let j = 0; j < dim; j++) {
       const v = rows[base + j];
       bad += v - v;
-      sums[sumBase + j] += v;
+      sums[j] += v;
       const lo = min[j];
       min[j] = v < lo ? v : lo;
       const hi = max[j];
@@ -79,18 +77,11 @@ export async function statsOfRows(rows: Float32Array, n: number, dim: number, op
     }
   }
 
-  // Pass 2 (float64): centred cross-product per batch, merged with Chan's update.
-  const batch = createStats(dim);
-  for (let b = 0; b < batchCount; b++) {
-    const start = b * batchRows;
-    const count = Math.min(batchRows, n - start);
-    for (let j = 0; j < dim; j++) batch.mean[j] = sums[b * dim + j] / count;
-    batch.count = count;
-    batch.min.set(min);
-    batch.max.set(max);
-    await centredCrossProduct(rows.subarray(start * dim, (start + count) * dim), count, dim, batch.mean, batch.m2);
-    mergeInto(out, batch);
-  }
+  // Pass 2 (float64): the cross-product centred on the mean of all n rows — the exact two-pass
+  // algorithm, no merge between batches: they add up inside the GEMMs.
+  for (let j = 0; j < dim; j++) out.mean[j] = sums[j] / n;
+  await centredCrossProduct(rows, n, dim, out.mean, out.m2, batchRows);
+  out.count = n;
   return out;
 }
 

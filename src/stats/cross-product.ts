@@ -1,15 +1,16 @@
-// Centred cross-product of a batch of float32 rows, in float64: C = Σ (x − mu)(x − mu)ᵀ.
+// Centred cross-product of float32 rows, in float64: C = Σ (x − mu)(x − mu)ᵀ, batch by batch.
 //
-// JS writes the centred batch transposed (Xc, dim × n, float64: one row per feature) into a reused
+// JS writes a centred batch transposed (Xc, dim × n, float64: one row per feature) into a reused
 // scratch buffer; ONNX Runtime's float64 Gemm (MLAS) then computes only the upper block triangle of
-// the symmetric result: for each band of ~160 features, C[band, band…] = Xc[band] · Xc[band…]ᵀ, both
-// operands being contiguous row ranges of the same buffer (no copy). That is 56 % of the full
-// product's flops for d = 1280 (a SYRK is 50 %), each entry still one float64 dot product.
-// Measured for 20,000 × 1280 in 3,276-row batches on the 2-core machine: 1.3 s of CPU against
-// 2.0 s for the former graph (Cast, Sub and Split in ORT, then 10 Gemms on 320-column blocks of
-// the row-major batch: the copies and transposed packing cost as much as the saved flops).
+// the symmetric result: for each band of ~160 features, C[band, band…] += Xc[band] · Xc[band…]ᵀ,
+// both operands being contiguous row ranges of the same buffer (no copy), the running sum going
+// in as the Gemm's C. That is 56 % of the full product's flops for d = 1280 (a SYRK is 50 %), each
+// entry still one float64 dot product. Measured for 20,000 × 1280 in 3,276-row batches on the
+// 2-core machine: 1.3 s of CPU against 2.0 s for the former graph (Cast, Sub and Split in ORT, then
+// 10 Gemms on 320-column blocks of the row-major batch: the copies and transposed packing cost as
+// much as the saved flops), and the batches no longer need a full-matrix copy and merge each.
 import type * as ort from 'onnxruntime-node';
-import { DOUBLE, NO_SPINNING, f64, lazySession, op, outF64, tensorInfo } from '../kernels/ort-graph.js';
+import { DOUBLE, NO_SPINNING, f64, lazySession, op, tensorInfo } from '../kernels/ort-graph.js';
 
 const BAND_ROWS = 160;
 
@@ -32,16 +33,17 @@ function bandsFor(dim: number): Bands {
   return { offsets, sizes };
 }
 
-// One Gemm per band: C_b = A_b · B_bᵀ with A_b the band's rows of Xc and B_b the rows from the band on.
+// One Gemm per band: S_b = A_b · B_bᵀ + C_b, with A_b the band's rows of Xc, B_b the rows from the
+// band on, and C_b the band's sum over the batches before (so batches add up inside MLAS).
 function sessionFor(count: number): () => Promise<ort.InferenceSession> {
   return lazySession(() => {
     const nodes = [];
     const inputs = [];
     const outputs = [];
     for (let b = 0; b < count; b++) {
-      nodes.push(op('Gemm', [`A${b}`, `B${b}`], [`C${b}`], { transB: { int: 1 } }));
-      inputs.push(tensorInfo(`A${b}`, DOUBLE, [`m${b}`, 'n']), tensorInfo(`B${b}`, DOUBLE, [`r${b}`, 'n']));
-      outputs.push(tensorInfo(`C${b}`, DOUBLE, [`m${b}`, `r${b}`]));
+      nodes.push(op('Gemm', [`A${b}`, `B${b}`, `C${b}`], [`S${b}`], { transB: { int: 1 } }));
+      inputs.push(tensorInfo(`A${b}`, DOUBLE, [`m${b}`, 'n']), tensorInfo(`B${b}`, DOUBLE, [`r${b}`, 'n']), tensorInfo(`C${b}`, DOUBLE, [`m${b}`, `r${b}`]));
+      outputs.push(tensorInfo(`S${b}`, DOUBLE, [`m${b}`, `r${b}`]));
     }
     return { nodes, inputs, outputs };
   }, NO_SPINNING);
@@ -79,10 +81,18 @@ function transposeCentred(rows: Float32Array, n: number, dim: number, mu: Float6
 }
 
 /**
- * Writes Σ (x − mu)(x − mu)ᵀ over the n rows into `out` (full symmetric dim×dim, row-major).
- * `rows` holds exactly n·dim float32 values, row-major.
+ * Writes Σ (x − mu)(x − mu)ᵀ over the n rows into `out` (full symmetric dim×dim, row-major),
+ * taking the rows `batchRows` at a time (the transposed copy of a batch is the memory cost).
+ * `rows` holds exactly n·dim float32 values, row-major; mu is normally their mean.
  */
-export async function centredCrossProduct(rows: Float32Array, n: number, dim: number, mu: Float64Array, out: Float64Array): Promise<void> {
+export async function centredCrossProduct(
+  rows: Float32Array,
+  n: number,
+  dim: number,
+  mu: Float64Array,
+  out: Float64Array,
+  batchRows = n,
+): Promise<void> {
   const bands = bandsFor(dim);
   const count = bands.sizes.length;
   let session = sessions.get(count);
@@ -90,26 +100,42 @@ export async function centredCrossProduct(rows: Float32Array, n: number, dim: nu
     session = sessionFor(count);
     sessions.set(count, session);
   }
-  const scratch = takeScratch(n * dim);
-  let result: ort.InferenceSession.OnnxValueMapType;
+  // Running sums of the bands, ping-ponged between two sets: ORT's outputs may not alias inputs.
+  const sums = [0, 1].map(() => bands.offsets.map((o, b) => new Float64Array(bands.sizes[b] * (dim - o))));
+  const scratch = takeScratch(Math.min(n, batchRows) * dim);
   try {
-    const xc = scratch.subarray(0, n * dim);
-    transposeCentred(rows, n, dim, mu, xc);
-    const feeds: Record<string, ort.Tensor> = {};
-    for (let b = 0; b < count; b++) {
-      const o = bands.offsets[b];
-      feeds[`A${b}`] = f64(xc.subarray(o * n, (o + bands.sizes[b]) * n), [bands.sizes[b], n]);
-      feeds[`B${b}`] = f64(xc.subarray(o * n), [dim - o, n]);
+    for (let start = 0, turn = 0; start < n; start += batchRows, turn ^= 1) {
+      const m = Math.min(batchRows, n - start);
+      const xc = scratch.subarray(0, m * dim);
+      transposeCentred(rows.subarray(start * dim, (start + m) * dim), m, dim, mu, xc);
+      const feeds: Record<string, ort.Tensor> = {};
+      const fetches: Record<string, ort.Tensor> = {};
+      for (let b = 0; b < count; b++) {
+        const o = bands.offsets[b];
+        const shape = [bands.sizes[b], dim - o];
+        feeds[`A${b}`] = f64(xc.subarray(o * m, (o + bands.sizes[b]) * m), [bands.sizes[b], m]);
+        feeds[`B${b}`] = f64(xc.subarray(o * m), [dim - o, m]);
+        feeds[`C${b}`] = f64(sums[turn][b], shape);
+        fetches[`S${b}`] = f64(sums[turn ^ 1][b], shape);
+      }
+      await (await session()).run(feeds, fetches);
+      if (start + batchRows >= n) {
+        writeSymmetric(sums[turn ^ 1], bands, dim, out);
+        return;
+      }
     }
-    result = await (await session()).run(feeds);
   } finally {
     giveBack(scratch);
   }
-  for (let b = 0; b < count; b++) {
-    const c = outF64(result, `C${b}`);
+}
+
+/** The band sums (upper block triangle) into the full symmetric matrix. */
+function writeSymmetric(bandSums: Float64Array[], bands: Bands, dim: number, out: Float64Array): void {
+  for (let b = 0; b < bandSums.length; b++) {
+    const c = bandSums[b];
     const o = bands.offsets[b];
     const width = dim - o;
-    // Row a of C_b is feature o + a against features o … dim−1: copy its upper part and mirror it.
+    // Row a of band b is feature o + a against features o … dim−1: copy its upper part and mirror it.
     for (let a = 0; a < bands.sizes[b]; a++) {
       const src = a * width;
       const row = (o + a) * dim + o;
