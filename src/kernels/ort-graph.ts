@@ -1,8 +1,8 @@
 // Tiny in-memory ONNX graphs run by onnxruntime-node's CPU provider.
 //
-// Why: the heavy float64 linear algebra of statistics and PCA (XᵀX, GEMV, block updates) runs in
-// MLAS, which is multi-threaded and SIMD — 30–80 GFLOP/s here against ~2 GFLOP/s for plain JS
-// loops — while staying in IEEE double. Each graph is built once per process and reused with
+// Why: the heavy float64 matrix products of statistics and PCA (XᵀX, block updates) run in MLAS,
+// which is multi-threaded and SIMD — 30–80 GFLOP/s here against ~2 GFLOP/s for plain JS loops —
+// while staying in IEEE double (matrix–vector products are in simd-gemv.ts: MLAS has no GEMV). Each graph is built once per process and reused with
 // dynamic shapes; input typed arrays are handed to ORT without copies.
 import * as ort from 'onnxruntime-node';
 import { buildModel, type GraphSpec } from '../onnx/proto.js';
