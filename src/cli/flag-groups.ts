@@ -7,7 +7,9 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { PhotoFeaturizeOptions } from '../classify/featurize-photos.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/limits.js';
-import { SCALE_MODES, type ComponentSelection, type ScaleMode } from '../pca/index.js';
+// The light modules, not pca/index.js: every command's start-up would load ONNX Runtime through it.
+import { SCALE_MODES, type ScaleMode } from '../pca/scaling.js';
+import type { ComponentSelection } from '../pca/select-components.js';
 import { RedisUrlError, parseRedisUrl } from '../runner/distributed/redis-url.js';
 import { DEFAULT_PREFIX, checkPrefix } from '../runner/distributed/jobs.js';
 import { UsageError, flag, optionalFlag, parseFlag } from '../util/flags.js';
