@@ -22,7 +22,7 @@ import { registerExport } from './export.js';
 import { registerDrift } from './drift.js';
 import { registerCompact } from './compact.js';
 import { registerTelegram } from './telegram.js';
-import { flag, parseFlag, UsageError } from './options.js';
+import { flag, parseFlag, UsageError } from '../util/flags.js';
 import { z } from 'zod';
 
 let logger: Logger | undefined;
@@ -85,6 +85,13 @@ let lastCommand = 'fruits';
 routeUsageErrors(program, 'fruits');
 
 const NOT_ERRORS = new Set(['commander.helpDisplayed', 'commander.version']);
+
+// Output piped into a reader that stops early (`fruits run --help | head`): the reader has what it
+// wanted, so end quietly as other command-line tools do, instead of an EPIPE stack.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -4,14 +4,15 @@
 import sharp from 'sharp';
 import { assertHasImages, listImages } from '../source/listing.js';
 import { partFileName, planPartitions, writePlan, type Partition } from '../source/partition.js';
-import { checkOutputLocation, toCsv } from '../sink/dataset.js';
-import { MANIFEST, REJECTS, partSummarySchema, readJsonOrNothing, sidecarKey, writeJson, type IndexEntry } from '../sink/formats.js';
-import { FEATURES_FORMAT, configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';
+import { toCsv } from '../sink/csv.js';
+import { checkOutputLocation } from '../sink/dataset.js';
+import { FEATURES_FORMAT, MANIFEST, REJECTS, partSummarySchema, readJsonOrNothing, sidecarKey, writeJson, type IndexEntry } from '../sink/formats.js';
+import { configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';
 import { IndexWriter } from '../sink/dataset-index.js';
 import { acquireLock, type DatasetLock } from '../sink/lock.js';
 import { rollForward, updateDataset, type VersionChange } from './update.js';
 import type { Store } from '../storage/store.js';
-import type { ResolvedModel } from '../model/resolve.js';
+import type { ModelRef, ResolvedModel } from '../model/resolve.js';
 import type { FeaturizeResult, FeaturizeTask, Reject } from '../tasks/featurize-partition.js';
 import type { Task } from '../tasks/index.js';
 import type { Runner } from '../runner/runner.js';
@@ -89,6 +90,9 @@ export function featuresFooter(config: JobConfig, dim: number): Record<string, s
   return footerMetadata(FEATURES_FORMAT, config.model, dim, { 'fruits.preprocessing': JSON.stringify(config.preprocessing) });
 }
 
+/** What a task needs to find and load the network on any worker. */
+const modelRefOf = (model: ResolvedModel): ModelRef => ({ spec: model.spec, sha256: model.sha256, path: model.path });
+
 export async function featurizeJob(opts: FeaturizeJobOptions): Promise<FeaturizeSummary> {
   const t0 = performance.now();
   const { input, output, model, log } = opts;
@@ -112,6 +116,8 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
     const diff = previous && configDifference(previous.config, config);
     if (diff) throw new UserError(`output ${output.root} holds a run with other settings (${diff}); pass --overwrite to replace it, or choose another output`);
   }
+  // Workers may load the network now, while this process lists the input and reads the index.
+  opts.runner.warm?.(modelRefOf(model));
   const lock = await acquireLock(output, 'fruits featurize', log);
   try {
     if (state === 'previous' && opts.overwrite) {
@@ -142,7 +148,7 @@ async function updateJob(opts: FeaturizeJobOptions, previous: FeaturesManifest, 
     maxPixels: opts.maxPixels,
     allowRemovals: opts.allowRemovals ?? false,
     metadata: featuresFooter(config, model.spec.feature.dim),
-    model: { spec: model.spec, sha256: model.sha256, path: model.path },
+    model: modelRefOf(model),
     runner: opts.runner,
     progress: opts.progress,
     log: opts.log,
@@ -203,70 +209,7 @@ async function firstRun(opts: FeaturizeJobOptions, previous: FeaturesManifest | 
   };
   // From here on the dataset is being changed: it is not complete until _SUCCESS comes back.
   await beginWrite(output, manifest);
-
-  const metadata = featuresFooter(config, model.spec.feature.dim);
-  const modelRef = { spec: model.spec, sha256: model.sha256, path: model.path };
-
-  const results: FeaturizeResult[] = [];
-  let listed = 0;
-  let resumed = 0;
-  let resumedImages = 0; // processed by an earlier run: not part of this run's rate
-  const images = tap(listImages(input, { limit: opts.limit }), () => listed++);
-
-  // Counting runs beside the work so the progress display gets a total (and an ETA) early.
-  void (async () => {
-    let total = 0;
-    for await (const _ of listImages(input, { limit: opts.limit })) total++;
-    opts.progress.setTotal(total);
-  })().catch(() => undefined);
-
-  const isDone = async (p: Partition): Promise<FeaturizeResult | undefined> => {
-    if (!previous) return undefined;
-    const file = partFileName(p.index);
-    const summary = await readJsonOrNothing(output, sidecarKey(file), partSummarySchema);
-    if (summary?.fingerprint !== p.fingerprint || !(await output.exists(file))) return undefined;
-    const { entries: _entries, ...result } = summary;
-    return result;
-  };
-
-  let partitions = 0;
-  async function* tasks(): AsyncIterable<Task> {
-    for await (const p of planPartitions(images, opts.partitionSize)) {
-      partitions++;
-      const done = await isDone(p);
-      if (done) {
-        resumed++;
-        resumedImages += p.images.length;
-        results.push(done);
-        opts.progress.tick(p.images.length);
-        continue;
-      }
-      const task: FeaturizeTask = {
-        kind: 'featurize',
-        input: input.root,
-        output: output.root,
-        partition: p.index,
-        plan: await writePlan(output, p),
-        model: modelRef,
-        batchSize: opts.batchSize,
-        maxPixels: opts.maxPixels,
-        metadata,
-      };
-      yield task;
-    }
-  }
-
-  opts.progress.stage('featurize', undefined, 'images');
-  await opts.runner.run(tasks(), {
-    onProgress: (n) => opts.progress.tick(n),
-    onResult: (r) => {
-      if (r.kind === 'featurize') results.push(r);
-    },
-  });
-  opts.progress.stop();
-  if (resumed > 0) log.info(`resumed: ${resumed} of ${partitions} partitions were already complete`);
-
-  results.sort((a, b) => a.index - b.index);
+  const { results, listed, partitions, resumed, resumedImages } = await featurizePartitions(opts, previous, config);
   await removeStaleParts(output, partitions);
 
   const rowsPerLabel: Record<string, number> = {};
@@ -331,6 +274,82 @@ async function firstRun(opts: FeaturizeJobOptions, previous: FeaturesManifest | 
   }
   await commitWrite(output, finished);
   return summary;
+}
+
+/**
+ * Featurizes the listing's partitions in order; a partition an interrupted run finished (same
+ * fingerprint, its part there) is taken as it is. Results come back in partition order.
+ */
+async function featurizePartitions(
+  opts: FeaturizeJobOptions,
+  previous: FeaturesManifest | undefined,
+  config: JobConfig,
+): Promise<{ results: FeaturizeResult[]; listed: number; partitions: number; resumed: number; resumedImages: number }> {
+  const { input, output, model, log } = opts;
+  const metadata = featuresFooter(config, model.spec.feature.dim);
+  const modelRef = modelRefOf(model);
+
+  const results: FeaturizeResult[] = [];
+  let listed = 0;
+  let resumed = 0;
+  let resumedImages = 0; // processed by an earlier run: not part of this run's rate
+  const images = tap(listImages(input, { limit: opts.limit }), () => listed++);
+
+  // Counting runs beside the work so the progress display gets a total (and an ETA) early.
+  void (async () => {
+    let total = 0;
+    for await (const _ of listImages(input, { limit: opts.limit })) total++;
+    opts.progress.setTotal(total);
+  })().catch(() => undefined);
+
+  const isDone = async (p: Partition): Promise<FeaturizeResult | undefined> => {
+    if (!previous) return undefined;
+    const file = partFileName(p.index);
+    const summary = await readJsonOrNothing(output, sidecarKey(file), partSummarySchema);
+    if (summary?.fingerprint !== p.fingerprint || !(await output.exists(file))) return undefined;
+    const { entries: _entries, ...result } = summary;
+    return result;
+  };
+
+  let partitions = 0;
+  async function* tasks(): AsyncIterable<Task> {
+    for await (const p of planPartitions(images, opts.partitionSize)) {
+      partitions++;
+      const done = await isDone(p);
+      if (done) {
+        resumed++;
+        resumedImages += p.images.length;
+        results.push(done);
+        opts.progress.tick(p.images.length);
+        continue;
+      }
+      const task: FeaturizeTask = {
+        kind: 'featurize',
+        input: input.root,
+        output: output.root,
+        partition: p.index,
+        plan: await writePlan(output, p),
+        model: modelRef,
+        batchSize: opts.batchSize,
+        maxPixels: opts.maxPixels,
+        metadata,
+      };
+      yield task;
+    }
+  }
+
+  opts.progress.stage('featurize', undefined, 'images');
+  await opts.runner.run(tasks(), {
+    onProgress: (n) => opts.progress.tick(n),
+    onResult: (r) => {
+      if (r.kind === 'featurize') results.push(r);
+    },
+  });
+  opts.progress.stop();
+  if (resumed > 0) log.info(`resumed: ${resumed} of ${partitions} partitions were already complete`);
+
+  results.sort((a, b) => a.index - b.index);
+  return { results, listed, partitions, resumed, resumedImages };
 }
 
 /**

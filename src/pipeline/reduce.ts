@@ -39,7 +39,6 @@ const STATS_INFO = '_stats.json';
 const FIT_INFO = '_fit.json';
 /** Statistics of each features part, kept across updates: a part is never counted twice. */
 const PART_STATS_DIR = '_stats/parts';
-export { REDUCED_FORMAT };
 
 export interface StageOptions {
   runner: Runner;
@@ -216,9 +215,10 @@ export async function keptFit(pca: Store): Promise<{ statistics: StatsSummary; f
   if (!stats || !info || !(await pca.exists(MODEL_FILE))) return undefined;
   const bytes = await pca.read(MODEL_FILE);
   const { key: _key, ...result } = info;
+  // Nothing was computed for them in this run: their times are not this run's.
   return {
-    statistics: { ...stats, resumed: true, computedParts: 0 },
-    fit: { ...result, resumed: true, model: parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE)), modelSha256: sha256Hex(bytes) },
+    statistics: { ...stats, seconds: 0, resumed: true, computedParts: 0 },
+    fit: { ...result, seconds: 0, resumed: true, model: parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE)), modelSha256: sha256Hex(bytes) },
   };
 }
 
