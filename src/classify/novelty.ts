@@ -242,53 +242,43 @@ export function packedSize(k: number): number {
 
 /** Distance to the nearest class (‖w_c − m_c‖ / √k) and which class, for PCA-space rows (n × k). */
 export function classDistances(g: ClassGaussians, z: Float32Array, n: number): { distance: Float32Array; nearest: Int32Array } {
-  if (g.classWhiten && g.classCentres) return ownClassDistances(g.k, g.classes, g.classWhiten, g.classCentres, z, n);
-  const { k, classes } = g;
-  const w = whitenRows(g.whiten, z, n, k);
-  const distance = new Float32Array(n);
-  const nearest = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = Infinity;
-    let arg = 0;
-    const wb = i * k;
-    for (let c = 0; c < classes; c++) {
-      const mb = c * k;
+  const { k, classes, classWhiten: factors, classCentres: centres } = g;
+  if (factors && centres) {
+    // Each class whitened by its own factor; a class stops as soon as it cannot win.
+    const size = packedSize(k);
+    return nearestClass(n, classes, k, (i, c, bound) => {
+      const zb = i * k;
       let d2 = 0;
-      for (let j = 0; j < k && d2 < best; j++) {
-        const t = w[wb + j] - g.classMeans[mb + j];
-        d2 += t * t;
-      }
-      if (d2 < best) {
-        best = d2;
-        arg = c;
-      }
-    }
-    distance[i] = Math.sqrt(best / k);
-    nearest[i] = arg;
-  }
-  return { distance, nearest };
-}
-
-/** The same with each class whitened by its own factor (a class stops as soon as it cannot win). */
-function ownClassDistances(k: number, classes: number, factors: Float32Array, centres: Float32Array, z: Float32Array, n: number): { distance: Float32Array; nearest: Int32Array } {
-  const size = packedSize(k);
-  const distance = new Float32Array(n);
-  const nearest = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const zb = i * k;
-    let best = Infinity;
-    let arg = 0;
-    for (let c = 0; c < classes; c++) {
-      const fb = c * size;
-      const mb = c * k;
-      let d2 = 0;
-      for (let r = 0, rb = fb; r < k && d2 < best; rb += ++r) {
-        let s = -centres[mb + r];
+      for (let r = 0, rb = c * size; r < k && d2 < bound; rb += ++r) {
+        let s = -centres[c * k + r];
         for (let p = 0; p <= r; p++) s += factors[rb + p] * z[zb + p];
         d2 += s * s;
       }
-      if (d2 < best) {
-        best = d2;
+      return d2;
+    });
+  }
+  const w = whitenRows(g.whiten, z, n, k);
+  return nearestClass(n, classes, k, (i, c, bound) => {
+    let d2 = 0;
+    for (let j = 0; j < k && d2 < bound; j++) {
+      const t = w[i * k + j] - g.classMeans[c * k + j];
+      d2 += t * t;
+    }
+    return d2;
+  });
+}
+
+/** For each of n rows, the class of least squared distance (d2 may stop once past `bound`) and √(d2 / k). */
+function nearestClass(n: number, classes: number, k: number, d2: (row: number, c: number, bound: number) => number): { distance: Float32Array; nearest: Int32Array } {
+  const distance = new Float32Array(n);
+  const nearest = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = Infinity;
+    let arg = 0;
+    for (let c = 0; c < classes; c++) {
+      const d = d2(i, c, best);
+      if (d < best) {
+        best = d;
         arg = c;
       }
     }
