@@ -118,17 +118,19 @@ Examples:
   $ fruits featurize photos/ out --model resnet50.onnx --model-spec resnet50.json`,
   );
   cmd.action(async (inputArg: string, outputArg: string, o: Record<string, unknown>) => {
-    // Loaded here, not at start-up: `fruits --help` should not pay for sharp, ONNX Runtime, the AWS SDK…
-    const [{ LocalRunner }, { featurizeJob }] = await Promise.all([import('../runner/local.js'), import('../pipeline/featurize.js')]);
     const opts = featurizeOptionsOf(o);
     const pool = poolSize(o.workers, o.threads);
-    const logger = log();
-    const { input, output, model } = await openJobInputs(inputArg, outputArg, o, logger);
-    // The job logs the model once the input and output are known to be fine (bad input: one line).
-    logger.debug(`${pool.workers} workers × ${pool.threadsPerWorker} threads`);
-    const runner = new LocalRunner({ ...pool, device: opts.device });
+    // Workers start first and load their modules while this process loads its own and lists the
+    // input (as `fruits run` does). Loaded here, not at start-up: `fruits --help` should not pay for them.
+    const runner = new (await import('../runner/local.js')).LocalRunner({ ...pool, device: opts.device });
+    runner.start();
     let summary: FeaturizeSummary;
     try {
+      const { featurizeJob } = await import('../pipeline/featurize.js');
+      const logger = log();
+      const { input, output, model } = await openJobInputs(inputArg, outputArg, o, logger);
+      // The job logs the model once the input and output are known to be fine (bad input: one line).
+      logger.debug(`${pool.workers} workers × ${pool.threadsPerWorker} threads`);
       summary = await featurizeJob({
         input,
         output,

@@ -86,6 +86,13 @@ routeUsageErrors(program, 'fruits');
 
 const NOT_ERRORS = new Set(['commander.helpDisplayed', 'commander.version']);
 
+// Output piped into a reader that stops early (`fruits run --help | head`): the reader has what it
+// wanted, so end quietly as other command-line tools do, instead of an EPIPE stack.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

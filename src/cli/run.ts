@@ -56,42 +56,38 @@ Examples:
   $ fruits run photos/ out --engine distributed --redis redis://10.0.0.5:6379 --run-id nightly-42`,
   );
   cmd.action(async (inputArg: string, outputArg: string, o: Record<string, unknown>) => {
-    // Loaded here, not at start-up: `fruits --help` should not pay for sharp, ONNX Runtime, the AWS SDK, BullMQ…
-    const [{ LocalRunner }, { runJob }, { checkComponentCount }] = await Promise.all([
-      import('../runner/local.js'),
-      import('../pipeline/run.js'),
-      import('../pipeline/reduce.js'),
-    ]);
     const fopts = featurizeOptionsOf(o);
     const popts = pcaOptionsOf(o);
     const pool = poolSize(o.workers, o.threads);
-    const logger = log();
-    const { input, output, model } = await openJobInputs(inputArg, outputArg, o, logger);
-    checkComponentCount(popts.components, model.spec.feature.dim);
     const engine = parseFlag(z.enum(['local', 'distributed']), o.engine ?? 'local', '--engine');
-    let runner: Runner;
-    let runId = o.runId as string | undefined;
-    if (engine === 'distributed') {
-      const [{ DistributedRunner }, { chooseRunId }, { redactRedisUrl }] = await Promise.all([
-        import('../runner/distributed/coordinator.js'),
-        import('../pipeline/run-id.js'),
-        import('../runner/distributed/redis-url.js'),
-      ]);
-      const redis = redisOptionsOf(o);
-      // The runner needs the run id before the job starts: the one runJob would choose.
-      runId = await chooseRunId(output, runId, Boolean(o.overwrite));
-      runner = new DistributedRunner({ redisUrl: redis.url, prefix: redis.prefix, runId, fresh: Boolean(o.overwrite), log: logger });
-      if (o.workers !== undefined || o.threads !== undefined) logger.warn('--workers/--threads size the local engine; size distributed workers with `fruits worker --concurrency/--threads`');
-      logger.info(`distributed run ${runId} on ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix})`);
-    } else {
-      logger.debug(`${pool.workers} workers × ${pool.threadsPerWorker} threads`);
-      // Workers start at the first stage with tasks. (Starting them at once, to overlap their start-up
-      // with the listing, left them writing to a closed IPC channel — EPIPE on stderr — when the run
-      // was refused before any stage.)
-      runner = new LocalRunner({ ...pool, device: fopts.device });
-    }
+    // Local workers start first: they load their modules (~1 s) while this process loads its own,
+    // lists the input and merges the index. A run refused before any stage stops them unused.
+    // (Loaded here, not at start-up: `fruits --help` should not pay for sharp, ONNX Runtime, BullMQ…)
+    const local = engine === 'local' ? new (await import('../runner/local.js')).LocalRunner({ ...pool, device: fopts.device }) : undefined;
+    local?.start();
+    let runner: Runner | undefined = local;
     let summary: RunSummary;
     try {
+      const [{ runJob }, { checkComponentCount }] = await Promise.all([import('../pipeline/run.js'), import('../pipeline/reduce.js')]);
+      const logger = log();
+      const { input, output, model } = await openJobInputs(inputArg, outputArg, o, logger);
+      checkComponentCount(popts.components, model.spec.feature.dim);
+      let runId = o.runId as string | undefined;
+      if (engine === 'distributed') {
+        const [{ DistributedRunner }, { chooseRunId }, { redactRedisUrl }] = await Promise.all([
+          import('../runner/distributed/coordinator.js'),
+          import('../pipeline/run-id.js'),
+          import('../runner/distributed/redis-url.js'),
+        ]);
+        const redis = redisOptionsOf(o);
+        // The runner needs the run id before the job starts: the one runJob would choose.
+        runId = await chooseRunId(output, runId, Boolean(o.overwrite));
+        runner = new DistributedRunner({ redisUrl: redis.url, prefix: redis.prefix, runId, fresh: Boolean(o.overwrite), log: logger });
+        if (o.workers !== undefined || o.threads !== undefined) logger.warn('--workers/--threads size the local engine; size distributed workers with `fruits worker --concurrency/--threads`');
+        logger.info(`distributed run ${runId} on ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix})`);
+      } else {
+        logger.debug(`${pool.workers} workers × ${pool.threadsPerWorker} threads`);
+      }
       summary = await runJob({
         input,
         output,
@@ -102,13 +98,13 @@ Examples:
         keepPca: Boolean(o.keepPca),
         runId,
         overwrite: Boolean(o.overwrite),
-        runner,
+        runner: runner!,
         progress: createProgress({ unit: 'images', quiet: Boolean(o.quiet) }),
         log: logger,
       });
     } finally {
-      await runner.close();
+      await runner?.close();
     }
-    printRunSummary(summary, Boolean(o.json), runner instanceof LocalRunner ? memoryUse(runner) : undefined);
+    printRunSummary(summary, Boolean(o.json), local ? memoryUse(local) : undefined);
   });
 }

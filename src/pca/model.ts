@@ -57,7 +57,14 @@ export class IncompatibleFeaturesError extends UserError {
 }
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
-const vector = z.array(finite);
+/**
+ * An array of finite numbers, checked in one plain loop: zod's per-element schema took ~0.25 s on
+ * a model of 600 × 1280 components, paid by every worker that loads the model.
+ */
+const vector = z.custom<number[]>(
+  (v) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x)),
+  'must be an array of finite numbers',
+);
 
 export const featurizerSchema = z.object({
   modelId: z.string().min(1),

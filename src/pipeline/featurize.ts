@@ -11,7 +11,7 @@ import { IndexWriter } from '../sink/dataset-index.js';
 import { acquireLock, type DatasetLock } from '../sink/lock.js';
 import { rollForward, updateDataset, type VersionChange } from './update.js';
 import type { Store } from '../storage/store.js';
-import type { ResolvedModel } from '../model/resolve.js';
+import type { ModelRef, ResolvedModel } from '../model/resolve.js';
 import type { FeaturizeResult, FeaturizeTask, Reject } from '../tasks/featurize-partition.js';
 import type { Task } from '../tasks/index.js';
 import type { Runner } from '../runner/runner.js';
@@ -89,6 +89,9 @@ export function featuresFooter(config: JobConfig, dim: number): Record<string, s
   return footerMetadata(FEATURES_FORMAT, config.model, dim, { 'fruits.preprocessing': JSON.stringify(config.preprocessing) });
 }
 
+/** What a task needs to find and load the network on any worker. */
+const modelRefOf = (model: ResolvedModel): ModelRef => ({ spec: model.spec, sha256: model.sha256, path: model.path });
+
 export async function featurizeJob(opts: FeaturizeJobOptions): Promise<FeaturizeSummary> {
   const t0 = performance.now();
   const { input, output, model, log } = opts;
@@ -112,6 +115,8 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
     const diff = previous && configDifference(previous.config, config);
     if (diff) throw new UserError(`output ${output.root} holds a run with other settings (${diff}); pass --overwrite to replace it, or choose another output`);
   }
+  // Workers may load the network now, while this process lists the input and reads the index.
+  opts.runner.warm?.(modelRefOf(model));
   const lock = await acquireLock(output, 'fruits featurize', log);
   try {
     if (state === 'previous' && opts.overwrite) {
@@ -142,7 +147,7 @@ async function updateJob(opts: FeaturizeJobOptions, previous: FeaturesManifest, 
     maxPixels: opts.maxPixels,
     allowRemovals: opts.allowRemovals ?? false,
     metadata: featuresFooter(config, model.spec.feature.dim),
-    model: { spec: model.spec, sha256: model.sha256, path: model.path },
+    model: modelRefOf(model),
     runner: opts.runner,
     progress: opts.progress,
     log: opts.log,
@@ -205,7 +210,7 @@ async function firstRun(opts: FeaturizeJobOptions, previous: FeaturesManifest | 
   await beginWrite(output, manifest);
 
   const metadata = featuresFooter(config, model.spec.feature.dim);
-  const modelRef = { spec: model.spec, sha256: model.sha256, path: model.path };
+  const modelRef = modelRefOf(model);
 
   const results: FeaturizeResult[] = [];
   let listed = 0;

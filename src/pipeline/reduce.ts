@@ -216,9 +216,10 @@ export async function keptFit(pca: Store): Promise<{ statistics: StatsSummary; f
   if (!stats || !info || !(await pca.exists(MODEL_FILE))) return undefined;
   const bytes = await pca.read(MODEL_FILE);
   const { key: _key, ...result } = info;
+  // Nothing was computed for them in this run: their times are not this run's.
   return {
-    statistics: { ...stats, resumed: true, computedParts: 0 },
-    fit: { ...result, resumed: true, model: parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE)), modelSha256: sha256Hex(bytes) },
+    statistics: { ...stats, seconds: 0, resumed: true, computedParts: 0 },
+    fit: { ...result, seconds: 0, resumed: true, model: parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE)), modelSha256: sha256Hex(bytes) },
   };
 }
 

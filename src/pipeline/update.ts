@@ -50,6 +50,15 @@ import { beginWrite, commitWrite } from '../sink/commit.js';
 const UNDERSIZED = 0.5;
 /** Compaction starts by itself once this many parts are undersized. */
 export const COMPACT_AT = 4;
+/**
+ * An update with fewer new photos than one partition spreads them over up to this many parts of at
+ * least SMALL_PART photos: one part is one task, and a single task would leave all but one worker
+ * idle (200 new photos: 2 s on one worker of two, 1 s on both). The rule depends on the photos
+ * alone, so every runner plans the same parts; the next compaction packs them together.
+ */
+const SMALL_UPDATE_PARTS = 4;
+const SMALL_PART = 32;
+const smallUpdatePieces = (n: number) => Math.max(1, Math.min(SMALL_UPDATE_PARTS, Math.floor(n / SMALL_PART)));
 /** Entries per file of the pass's staged entries. */
 const STAGED_LINES = 8192;
 
@@ -286,16 +295,20 @@ async function planUpdate(o: UpdateOptions): Promise<Plan> {
   const featurize: Plan['featurize'] = [];
   const counts = { added: 0, changed: 0, removed: 0, touched: 0, listed: 0 };
   let batch: ImageRef[] = [];
-  const close = async () => {
-    if (batch.length === 0) return;
-    const file = versionedPartFileName(version, featurize.length);
-    const partition: Partition = { index: featurize.length, images: batch, fingerprint: fingerprintOf(batch), file };
-    const plan = await writePlan(staging, partition, `${PLAN_DIR}/${file.replace(/\.parquet$/, '.json')}`);
-    featurize.push({
-      partition,
-      task: { kind: 'featurize', input: o.input.root, output: staging.root, partition: partition.index, plan, file, model: o.model, batchSize: o.batchSize, maxPixels: o.maxPixels, metadata: o.metadata },
-    });
+  const close = async (pieces = 1) => {
+    const images = batch;
     batch = [];
+    const size = Math.ceil(images.length / pieces);
+    for (let i = 0; i < images.length; i += size) {
+      const file = versionedPartFileName(version, featurize.length);
+      const part = images.slice(i, i + size);
+      const partition: Partition = { index: featurize.length, images: part, fingerprint: fingerprintOf(part), file };
+      const plan = await writePlan(staging, partition, `${PLAN_DIR}/${file.replace(/\.parquet$/, '.json')}`);
+      featurize.push({
+        partition,
+        task: { kind: 'featurize', input: o.input.root, output: staging.root, partition: partition.index, plan, file, model: o.model, batchSize: o.batchSize, maxPixels: o.maxPixels, metadata: o.metadata },
+      });
+    }
   };
   const drop = (e: IndexEntry) => {
     if (e.p === undefined) return;
@@ -334,7 +347,7 @@ async function planUpdate(o: UpdateOptions): Promise<Plan> {
       }
     }
   }
-  await close();
+  await close(featurize.length === 0 ? smallUpdatePieces(batch.length) : 1);
   await staged.close();
   return { staging, stagingDir, version, staged, featurize, drops, counts };
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Device } from '../model/featurizer.js';
 import { describeTask } from '../tasks/describe.js';
-import type { Task, TaskResult } from '../tasks/index.js';
+import type { ModelRef, Task, TaskResult } from '../tasks/index.js';
 import { TaskFailedError, type RunHandlers, type Runner } from './runner.js';
 
 export interface LocalRunnerOptions {
@@ -68,6 +68,7 @@ export class LocalRunner implements Runner {
   private nextId = 1;
   private batch?: Batch;
   private startFailures = 0;
+  private warmModel?: ModelRef;
   /** Peak resident memory of each worker, read from /proc before it exits (for benchmarks). */
   readonly peakRssBytes: number[] = [];
 
@@ -89,6 +90,7 @@ export class LocalRunner implements Runner {
     if (msg.type === 'ready') {
       slot.ready = true;
       this.startFailures = 0;
+      if (this.warmModel) slot.child.send({ type: 'warm', model: this.warmModel });
       void this.dispatch(slot);
       return;
     }
@@ -189,6 +191,11 @@ export class LocalRunner implements Runner {
     if (this.slots.length === 0) for (let i = 0; i < this.opts.workers; i++) this.slots.push(this.spawn());
   }
 
+  warm(model: ModelRef): void {
+    this.warmModel = model;
+    for (const slot of this.slots) if (slot.ready) slot.child.send({ type: 'warm', model });
+  }
+
   run(tasks: AsyncIterable<Task> | Iterable<Task>, handlers: RunHandlers = {}): Promise<TaskResult[]> {
     if (this.batch) return Promise.reject(new Error('LocalRunner.run() is already running'));
     // Nothing to do starts no worker (a stage that resumes everything).
@@ -223,7 +230,9 @@ export class LocalRunner implements Runner {
             this.peakRssBytes.push(readPeakRss(s.child.pid));
             if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve();
             s.child.once('exit', () => resolve());
-            s.child.disconnect();
+            // A worker still loading its modules has nothing to finish (a run refused early).
+            if (!s.ready) s.child.kill();
+            else s.child.disconnect();
           }),
       ),
     );

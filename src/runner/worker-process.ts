@@ -2,11 +2,11 @@
 // keeps one model session for the life of the process, and reports progress and results.
 import sharp from 'sharp';
 import { createTaskContext } from '../tasks/context.js';
-import { runTask, type Task } from '../tasks/index.js';
+import { runTask, type ModelRef, type Task } from '../tasks/index.js';
 import type { Device } from '../model/featurizer.js';
 import { isRetryable } from './runner.js';
 
-type Inbound = { type: 'task'; id: number; task: Task };
+type Inbound = { type: 'task'; id: number; task: Task } | { type: 'warm'; model: ModelRef };
 
 const threads = Number(process.env.FRUITS_WORKER_THREADS ?? '1');
 const device = (process.env.FRUITS_DEVICE ?? 'cpu') as Device;
@@ -22,9 +22,17 @@ const PROGRESS_MS = 250;
 let current = 0;
 let unsent = 0;
 let progressTimer: NodeJS.Timeout | undefined;
+/**
+ * A message to the coordinator. The coordinator may have closed the channel already (a run refused
+ * while this worker was still loading its modules): nothing is left to tell, and with a callback
+ * the closed channel is that callback's error rather than an 'error' event crashing with a stack.
+ */
+const send = (msg: object) => {
+  if (process.connected) process.send?.(msg, undefined, {}, () => undefined);
+};
 const sendProgress = () => {
   progressTimer = undefined;
-  if (unsent > 0) process.send?.({ type: 'progress', id: current, items: unsent });
+  if (unsent > 0) send({ type: 'progress', id: current, items: unsent });
   unsent = 0;
 };
 const ctx = createTaskContext({ threads, device }, (items) => {
@@ -35,10 +43,12 @@ const ctx = createTaskContext({ threads, device }, (items) => {
 const settle = (msg: object) => {
   clearTimeout(progressTimer);
   sendProgress();
-  process.send?.(msg);
+  send(msg);
 };
 
 process.on('message', (msg: Inbound) => {
+  // Loading ahead of the tasks; a failure is reported by the first task that needs the model.
+  if (msg.type === 'warm') return void ctx.featurizer(msg.model).catch(() => undefined);
   if (msg.type !== 'task') return;
   current = msg.id;
   runTask(msg.task, ctx).then(
@@ -47,4 +57,5 @@ process.on('message', (msg: Inbound) => {
   );
 });
 process.on('disconnect', () => process.exit(0));
-process.send?.({ type: 'ready' });
+if (!process.connected) process.exit(0);
+send({ type: 'ready' });

@@ -70,8 +70,19 @@ export function encodeFeatures(cols: FeatureColumns, metadata: Record<string, st
       ? new Table(schema, new RecordBatch(schema, makeData({ type: new Struct(fields), length: 0, nullCount: 0, children: Object.values(vectors).map((v) => v.data[0]) })))
       : new Table(schema, vectors);
   const wasmTable = pq.Table.fromIPCStream(tableToIPC(table, 'stream'));
-  const props = new pq.WriterPropertiesBuilder()
+  // Dictionary pages and min/max statistics only for the string columns: on float features a
+  // dictionary is tried, overflows and is dropped (a third of the write time, and larger files),
+  // and nobody filters on a feature's min/max. Nested columns cannot be named here (parquet-wasm
+  // takes one path segment), hence off by default, on by name.
+  let builder = new pq.WriterPropertiesBuilder()
     .setCompression(pq.Compression.ZSTD)
+    .setDictionaryEnabled(false)
+    .setStatisticsEnabled(pq.EnabledStatistics.None);
+  for (const name of Object.keys(vectors)) {
+    if (vectors[name].type instanceof Utf8) builder = builder.setColumnStatisticsEnabled(name, pq.EnabledStatistics.Page);
+  }
+  const props = builder
+    .setColumnDictionaryEnabled('label', true)
     .setKeyValueMetadata(new Map(Object.entries(metadata)))
     .setCreatedBy('fruits')
     .build();

@@ -2,7 +2,8 @@
 // resolution (env, ~/.aws/config and credentials, SSO, instance/task roles) so the tool behaves as
 // AWS users expect; only project-specific knobs are read here, from options (CLI flags) first,
 // then FRUITS_S3_* variables, then defaults. Credentials are never accepted here.
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { s3Sdk } from './aws-sdk.js';
 import { z } from 'zod';
 import { UserError } from '../util/errors.js';
 
@@ -171,7 +172,7 @@ function regionWithDefault(profile: string | undefined): () => Promise<string> {
   let resolved: Promise<string> | undefined;
   return () =>
     (resolved ??= (async () => {
-      const probe = new S3Client(profile ? { profile } : {});
+      const probe = new (s3Sdk().S3Client)(profile ? { profile } : {});
       try {
         return await probe.config.region();
       } catch {
@@ -225,7 +226,7 @@ export function s3ClientFor(settings: S3Settings, env: NodeJS.ProcessEnv = proce
   const key = JSON.stringify([settings, SDK_ENV.map((n) => env[n] ?? null)]);
   let client = clients.get(key);
   if (!client) {
-    client = new S3Client(s3ClientConfig(settings));
+    client = new (s3Sdk().S3Client)(s3ClientConfig(settings));
     clients.set(key, client);
   }
   return client;

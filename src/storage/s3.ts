@@ -1,18 +1,8 @@
 // S3 store: keys live under `s3://bucket/prefix/`. Requests are retried by the SDK (standard or
 // adaptive strategy, jittered backoff); a GET whose body is cut after the headers arrived is
 // outside the SDK's reach, so read() retries that itself with the same attempt budget.
-import {
-  CopyObjectCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type ListObjectsV2CommandOutput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3';
+import { s3Sdk, s3Uploads } from './aws-sdk.js';
 import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Settings } from './s3-config.js';
@@ -140,7 +130,7 @@ export class S3Store implements Store {
     const fetchPage = (token?: string, startAfter?: string) =>
       this.call(uri, () =>
         this.client.send(
-          new ListObjectsV2Command({
+          new (s3Sdk().ListObjectsV2Command)({
             Bucket: this.bucket,
             Prefix: fullPrefix === '' ? undefined : fullPrefix,
             ContinuationToken: token,
@@ -193,7 +183,7 @@ export class S3Store implements Store {
   async read(key: string): Promise<Buffer> {
     const uri = this.uriOf(key);
     for (let attempt = 1; ; attempt++) {
-      const out = await this.call(uri, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.base + key })));
+      const out = await this.call(uri, () => this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: this.base + key })));
       try {
         if (!out.Body) throw new Error('response has no body');
         const bytes = await out.Body.transformToByteArray();
@@ -217,10 +207,10 @@ export class S3Store implements Store {
     const params = { Bucket: this.bucket, Key: this.base + key, Body: body, ContentType: contentTypeOf(key) };
     // A PUT is atomic; a multipart upload becomes visible only when completed, and is aborted on error.
     if (body.byteLength <= this.settings.partSizeBytes) {
-      await this.call(uri, () => this.client.send(new PutObjectCommand({ ...params, ContentLength: body.byteLength })));
+      await this.call(uri, () => this.client.send(new (s3Sdk().PutObjectCommand)({ ...params, ContentLength: body.byteLength })));
       return;
     }
-    const upload = new Upload({
+    const upload = new (s3Uploads().Upload)({
       client: this.client,
       params,
       partSize: this.settings.partSizeBytes,
@@ -236,7 +226,7 @@ export class S3Store implements Store {
     // 2024; some S3-compatible servers do not): there only a simultaneous create can slip through.
     if (await this.exists(key)) return false;
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.base + key, Body: Buffer.from(data), ContentType: contentTypeOf(key), IfNoneMatch: '*' }));
+      await this.client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: this.base + key, Body: Buffer.from(data), ContentType: contentTypeOf(key), IfNoneMatch: '*' }));
       return true;
     } catch (err) {
       // 412: the object exists; 409: a concurrent conditional write to the same key is in flight.
@@ -249,8 +239,8 @@ export class S3Store implements Store {
   async move(from: string, to: string): Promise<void> {
     const uri = this.uriOf(from);
     const source = `${this.bucket}/${this.base + from}`.split('/').map(encodeURIComponent).join('/');
-    await this.call(uri, () => this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: this.base + to, CopySource: source })));
-    await this.call(uri, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.base + from })));
+    await this.call(uri, () => this.client.send(new (s3Sdk().CopyObjectCommand)({ Bucket: this.bucket, Key: this.base + to, CopySource: source })));
+    await this.call(uri, () => this.client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket: this.bucket, Key: this.base + from })));
   }
 
   async exists(key: string): Promise<boolean> {
@@ -258,7 +248,7 @@ export class S3Store implements Store {
     const uri = this.uriOf(rel);
     if (rel !== '') {
       try {
-        await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.base + rel }));
+        await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: this.base + rel }));
         return true;
       } catch (err) {
         const e = s3Error(err, uri, this.bucket);
@@ -279,7 +269,7 @@ export class S3Store implements Store {
       batch = [];
       const out = await this.call(uri, () =>
         this.client.send(
-          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
+          new (s3Sdk().DeleteObjectsCommand)({ Bucket: this.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
         ),
       );
       // DeleteObjects answers 200 even when some keys failed; those are listed in Errors.

@@ -1,5 +1,5 @@
 // Every kind of task a runner can execute, and the one dispatcher both runners call.
-import type { TaskContext } from './context.js';
+import type { ModelRef, TaskContext } from './context.js';
 import { featurizePartition, type FeaturizeResult, type FeaturizeTask } from './featurize-partition.js';
 import { compactParts, type CompactResult, type CompactTask } from './compact-parts.js';
 import { fitFromStats, type FitResult, type FitTask } from './fit.js';
@@ -8,6 +8,7 @@ import { mergeStatsFiles, statsOfParts, type MergeStatsTask, type StatsResult, t
 
 export type Task = FeaturizeTask | StatsTask | MergeStatsTask | FitTask | TransformTask | CompactTask;
 export type TaskResult = FeaturizeResult | StatsResult | FitResult | TransformResult | CompactResult;
+export type { ModelRef };
 
 export async function runTask(task: Task, ctx: TaskContext): Promise<TaskResult> {
   switch (task.kind) {
