@@ -3,13 +3,14 @@
 // bundle format: version 2 round-trips, version 1 data (pooled covariance only) still load and
 // score with the pooled distance.
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
+import { readBundle, writeBundle } from '../src/classify/bundle.js';
 import { classDistances, fitClassGaussians, fitNovelty, noveltyFromBundle, noveltyManifest, noveltyManifestSchema, noveltyArrays, noveltyOf, packedSize, type NoveltyModel } from '../src/classify/novelty.js';
-import { mulberry32 } from './helpers/random.js';
-
-function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
+import { gaussian, mulberry32 } from './helpers/random.js';
+import { tinyContents } from './classify-fixtures.js';
 
 /** Two classes in 2-D, each long along its own axis: class 0 along x at (0, 0), class 1 along y at (20, 0). */
 function crossedClasses(n: number, seed = 3): { z: Float32Array; y: Int32Array } {
@@ -89,10 +90,8 @@ describe('novelty', () => {
   });
 
   /** A synthetic training set in raw-feature form (non-negative, as ReLU features), with a held-out slice. */
-  function trainingSet(seed = 5) {
+  function trainingSet(seed = 5, classes = 4, dim = 24) {
     const rand = mulberry32(seed);
-    const classes = 4;
-    const dim = 24;
     const perClass = 60;
     const n = classes * perClass;
     const centres = Array.from({ length: classes }, () => Array.from({ length: dim }, () => 1 + 2 * rand()));
@@ -152,5 +151,32 @@ describe('novelty', () => {
     assert.throws(() => noveltyFromBundle(entry, input.classes, reader(v1Arrays)), /classWhiten/);
     // An unknown version is refused by the schema.
     assert.equal(noveltyManifestSchema.safeParse({ ...entry, version: 3 }).success, false);
+  });
+
+  test('bundles on disk: version 2 and version 1 novelty data load and score; a version 2 entry without its class factors is one clear refusal', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fruits-novelty-'));
+    try {
+      const base = tinyContents();
+      const input = trainingSet(7, base.labels.length, base.classifier.dim);
+      const m = await fitNovelty(input, { k: 8 });
+      const { classWhiten: _w, classCentres: _c, pooledWeight: _p, ...rest } = m;
+      const v1: NoveltyModel = { ...rest, method: 'unit-mahalanobis+doubt' };
+      const probe = input.features.subarray(0, 4 * input.dim);
+      const top = new Float32Array(4).fill(0.8);
+      for (const [name, model] of [['v2', m], ['v1', v1]] as const) {
+        await writeBundle(path.join(dir, name), { ...base, novelty: model });
+        const b = await readBundle(path.join(dir, name));
+        assert.equal(b.manifest.novelty?.version, name === 'v2' ? 2 : 1);
+        assert.deepEqual((await noveltyOf(b.novelty!, probe, top, 4)).novelty, (await noveltyOf(model, probe, top, 4)).novelty, name);
+      }
+      // A version 1 bundle whose entry claims version 2: its class factors are missing.
+      const manifestPath = path.join(dir, 'v1', 'bundle.json');
+      const manifest = JSON.parse(await fs.readFile(manifestPath, 'utf8')) as { novelty: Record<string, unknown> };
+      manifest.novelty = { ...manifest.novelty, version: 2, method: 'class-mahalanobis+doubt', pooledWeight: 0.1 };
+      await fs.writeFile(manifestPath, JSON.stringify(manifest));
+      await assert.rejects(readBundle(path.join(dir, 'v1')), (err: Error) => /novelty\.classWhiten/.test(err.message) && !err.message.includes('\n'));
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
