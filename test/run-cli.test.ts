@@ -321,7 +321,8 @@ describe('fruits run resumes stage by stage', { timeout: 20 * 60_000 }, () => {
     assert.equal(killed.signal, 'SIGKILL', `the run was killed, not finished:\n${show(killed)}`);
     assert.ok(!existsSync(path.join(out, 'features', '_SUCCESS')), 'killed during featurize');
     assert.ok(!existsSync(path.join(out, 'pca', 'model.json')));
-    assert.equal(JSON.parse(await fs.readFile(path.join(out, '_run.json'), 'utf8')).status, 'running');
+    const interrupted = JSON.parse(await fs.readFile(path.join(out, '_run.json'), 'utf8'));
+    assert.equal(interrupted.status, 'running');
     const finished = (await fs.readdir(parts)).filter((n) => n.endsWith('.json')).length;
     assert.ok(finished >= 1 && finished < 4, `${finished} of 4 partitions finished before the kill`);
 
@@ -332,7 +333,10 @@ describe('fruits run resumes stage by stage', { timeout: 20 * 60_000 }, () => {
     assert.equal(resumed.statistics.resumed, false);
     assert.equal(resumed.fit.resumed, false);
     assert.equal(resumed.transform.resumedParts, 0);
-    assert.equal(JSON.parse(await fs.readFile(path.join(out, '_run.json'), 'utf8')).status, 'complete');
+    const completed = JSON.parse(await fs.readFile(path.join(out, '_run.json'), 'utf8'));
+    assert.equal(completed.status, 'complete');
+    assert.equal(completed.runId, interrupted.runId, 'the resumed run keeps its id');
+    assert.equal(completed.createdAt, interrupted.createdAt, 'and the time it was created');
 
     // As if never interrupted: the same k, the very same model, the same reduced vectors.
     assert.equal(resumed.fit.k, refSummary.fit.k);
@@ -351,7 +355,12 @@ describe('fruits run resumes stage by stage', { timeout: 20 * 60_000 }, () => {
     const reduced = path.join(out, 'reduced');
     const watched = [...(await partFiles(reduced)).map((n) => `reduced/${n}`), 'pca/stats.bin', 'pca/model.json', ...(await partFiles(path.join(out, 'features'))).map((n) => `features/${n}`)];
     const before = await mtimes(out, watched);
+    const previousRun = JSON.parse(await fs.readFile(path.join(out, '_run.json'), 'utf8'));
+    const rerunAt = new Date().toISOString();
     const s = await run([miniTestDir, out, ...ARGS, ...VARIANCE]);
+    const rerun = JSON.parse(await fs.readFile(path.join(out, '_run.json'), 'utf8'));
+    assert.notEqual(rerun.runId, previousRun.runId, 'a rerun of a complete run is a new run');
+    assert.ok(rerun.createdAt >= rerunAt, `its createdAt (${rerun.createdAt}) is its own, not ${previousRun.createdAt}`);
     assert.equal(s.featurize.resumedPartitions, s.featurize.partitions);
     assert.equal(s.statistics.resumed, true);
     assert.equal(s.fit.resumed, true);

@@ -13,7 +13,7 @@ import type { Store } from '../src/storage/store.js';
 import { listPartFiles } from '../src/sink/read-dataset.js';
 import { decodeFeatures } from '../src/sink/parquet.js';
 import { parsePcaModel } from '../src/pca/index.js';
-import { inspectDataset } from '../src/cli/inspect.js';
+import { inspectDataset } from '../src/sink/inspect.js';
 import { collect, errorLines, groupAlive, runCli, show, spawnCli, type CliResult } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { miniTestDir, repoRoot, tempDir } from './helpers/paths.js';

@@ -1,5 +1,9 @@
 // Names shared between the infrastructure and the `fruits` commands running in it: bucket
 // prefixes, metric names, the container port. One place, so a rename cannot drift.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { REPO_ROOT } from './repo-root.js';
 
 /** Top-level prefixes of the data bucket and who uses them. */
 export const PREFIX = {
@@ -13,10 +17,17 @@ export const PREFIX = {
   tmp: 'tmp/',
 } as const;
 
-/** Published by `fruits queue-metrics --namespace <ns>` (no dimensions). */
+/**
+ * The names `fruits queue-metrics --namespace <ns>` publishes (no dimensions), read from the file
+ * the command itself imports: this package cannot import the app's sources.
+ */
+const QUEUE_METRICS_FILE = path.join(REPO_ROOT, 'src/runner/distributed/metric-names.json');
+const queueMetricsSchema = z.object({ queueDepth: z.string().min(1), activeJobs: z.string().min(1) });
+const queueMetrics = queueMetricsSchema.safeParse(JSON.parse(readFileSync(QUEUE_METRICS_FILE, 'utf8')));
+if (!queueMetrics.success) throw new Error(`fruits deploy: ${QUEUE_METRICS_FILE}: not the metric names the stack expects (${queueMetrics.error.issues[0]?.message})`);
+
 export const METRIC = {
-  queueDepth: 'QueueDepth',
-  activeJobs: 'ActiveJobs',
+  ...queueMetrics.data,
   /** Derived in CloudWatch Logs from the workers' log lines (the metric filter in run-dashboard.ts). */
   imagesFeaturized: 'ImagesFeaturized',
 } as const;

@@ -11,6 +11,7 @@
 // written last (and deleted first when replacing), so a crash never leaves something that reads
 // as a complete bundle.
 import { z } from 'zod';
+import { isEmpty } from '../sink/dataset.js';
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
 import { modelSpecSchema, type ModelSpec } from '../model/spec.js';
@@ -145,14 +146,9 @@ function checkContents(c: BundleContents): void {
   if (c.novelty && (c.novelty.inputDim !== c.featurizer.spec.feature.dim || c.novelty.classes !== m.classes)) fail('novelty data of another feature dimension or class count');
 }
 
-async function isEmptyStore(store: Store): Promise<boolean> {
-  for await (const _ of store.list('')) return false;
-  return true;
-}
-
 /** Refuses a location a bundle must not be written to; `train` asks before it trains. */
 export async function checkBundleLocation(store: Store, overwrite: boolean): Promise<void> {
-  if (await isEmptyStore(store)) return;
+  if (await isEmpty(store)) return;
   if (!(await store.exists(BUNDLE_FILES.manifest))) throw new BundleError(`${store.root} is not empty and is not a fruits bundle; choose another location`);
   if (!overwrite) throw new BundleError(`${store.root} already holds a bundle; pass --overwrite to replace it`);
 }
@@ -225,7 +221,7 @@ export async function readBundle(location: string): Promise<Bundle> {
   const store = openStore(location);
   const root = store.root;
   if (!(await store.exists(BUNDLE_FILES.manifest))) {
-    const empty = await isEmptyStore(store);
+    const empty = await isEmpty(store);
     throw new BundleError(
       empty ? `bundle ${root}: no such bundle (nothing there)` : `bundle ${root}: not a fruits classifier bundle (no ${BUNDLE_FILES.manifest}; an unfinished write leaves none)`,
     );

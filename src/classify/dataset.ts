@@ -2,17 +2,14 @@
 // featurize`), a reduced dataset (`fruits transform`) or a `fruits run` output (its reduced
 // dataset, or its features), with the identity of the feature space they live in.
 import { z } from 'zod';
-import { MANIFEST, SUCCESS, anyManifestSchema, readJson, reducedManifestSchema, runLayoutSchema } from '../sink/formats.js';
-import { FEATURES_FORMAT, readFeaturesManifest } from '../sink/manifest.js';
+import { FEATURES_FORMAT, MANIFEST, REDUCED_FORMAT, RUN_MANIFEST, SUCCESS, anyManifestSchema, readJson, reducedManifestSchema, runLayoutSchema } from '../sink/formats.js';
+import { readFeaturesManifest } from '../sink/manifest.js';
 import { listPartFiles, readPart } from '../sink/read-dataset.js';
 import { modelSpecSchema, inputSizeOfId, withInputSize, type ModelSpec } from '../model/spec.js';
 import { registryEntry } from '../model/registry.js';
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
 import { UserError } from '../util/errors.js';
-
-export const REDUCED_FORMAT = 'fruits.reduced';
-const RUN_MANIFEST = '_run.json';
 
 export interface FeatureSpace {
   /** The network (and weights file) that produced the features. */

@@ -3,7 +3,8 @@
 // colour and size handling as `fruits featurize`), so a photo gets the features it would get in
 // a dataset and the classifier sees what it was trained on.
 import { decodeImage, type DecodedImage } from '../decode/decode.js';
-import { Featurizer, type Device } from '../model/featurizer.js';
+import type { Device } from '../model/device.js';
+import { Featurizer } from '../model/featurizer.js';
 import type { Bundle } from './bundle.js';
 import { topClasses } from './classifier.js';
 import { scoreFeatures } from './inputs.js';

@@ -1,13 +1,13 @@
 // evaluation.html: one self-contained page (styles, data, compiled Vega specs, the Vega runtime
 // and thumbnails inlined, a CSP that forbids any fetch), built from an Evaluation. It reuses the
 // run report's stylesheet, escaping, number formats and chart boot script.
-import { compile, type TopLevelSpec } from 'vega-lite';
 import { escapeHtml } from '../report/escape.js';
 import { formatCount, formatPercent, formatSeconds } from '../report/format.js';
 import { REPORT_CSS } from '../report/style.js';
 import type { Evaluation, Mistake } from './evaluate.js';
-import { CollectingLogger } from '../report/charts.js';
-import { CHART_COLORS, CHART_CONFIG } from '../report/chart-theme.js';
+import type { TopLevelSpec } from 'vega-lite';
+import { chartCompiler } from '../report/charts.js';
+import { CHART_COLORS } from '../report/chart-theme.js';
 import { chartScripts, pageHead } from '../report/html.js';
 import { SOFTWARE } from '../version.js';
 
@@ -30,8 +30,7 @@ td.low { color: ${WRONG}; font-weight: 600; }
 
 export function evaluationChartSpecs(e: Evaluation): { specs: Record<string, object>; warnings: string[] } {
   const warnings: string[] = [];
-  const logger = new CollectingLogger(warnings);
-  const build = (spec: TopLevelSpec): object => compile({ ...spec, config: CHART_CONFIG } as TopLevelSpec, { logger }).spec;
+  const build = chartCompiler(warnings);
   const classes = e.perClass.filter((c) => c.support > 0 || c.predicted > 0);
   const points = classes.map((c) => ({ label: c.label, precision: c.precision ?? 0, recall: c.recall ?? 0, support: c.support, predicted: c.predicted }));
   const worst = [...classes].filter((c) => c.support > 0).sort((a, b) => (a.recall ?? 0) - (b.recall ?? 0) || (a.label < b.label ? -1 : 1)).slice(0, 20);

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import type { Logger } from '../util/logger.js';
 import { createProgress } from '../util/progress.js';
-import { addPoolOptions } from './featurize.js';
-import { poolSize } from './options.js';
+import { addPoolOptions, poolSize } from './flag-groups.js';
 
 export function registerCompact(program: Command, log: () => Logger): void {
   const cmd = program

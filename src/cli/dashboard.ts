@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { redactRedisUrl } from '../runner/distributed/redis-url.js';
 import type { Logger } from '../util/logger.js';
 import { UserError, errorMessage } from '../util/errors.js';
-import { flag, optionalFlag, parseFlag, UsageError } from './options.js';
-import { addRedisOptions, redisOptionsOf } from './worker.js';
+import { flag, optionalFlag, parseFlag, UsageError } from '../util/flags.js';
+import { addRedisOptions, redisOptionsOf } from './flag-groups.js';
 import { untilSignal } from '../util/signals.js';
 
 const host = z.string().trim().min(1, 'a host name or address');
@@ -43,7 +43,7 @@ export function registerDashboard(program: Command, log: () => Logger): void {
   addRedisOptions(dash);
   dash.action(async (o: Record<string, unknown>) => {
     const redis = redisOptionsOf(o);
-    const port = optionalFlag(flag.nonNegativeInt, o.port, '--port') ?? 3000;
+    const port = optionalFlag(flag.port, o.port, '--port') ?? 3000;
     const listenHost = parseFlag(host, o.host ?? '127.0.0.1', '--host');
     const allowedHosts = optionalFlag(hostNames, o.allowedHost, '--allowed-host') ?? [];
     const credentials = dashboardCredentials(process.env);

@@ -1,20 +1,17 @@
 // `fruits drift <reference> <batch>`: is a batch of photos still like what the model was trained
 // on? Verdict ok (exit 0) or drift (exit 4), for cron and CI; --json; an HTML report.
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { LabelledRows } from '../classify/dataset.js';
 import type { DriftResult } from '../drift/drift.js';
-import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { addPoolOptions, DEFAULTS as FEATURIZE_DEFAULTS } from './featurize.js';
+import { percentText } from '../report/format.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { FEATURIZE_DEFAULTS, addPoolOptions, featurizerFileOption, photoFeaturizeOptionsOf } from './flag-groups.js';
 
 /** Exit code of a drift verdict. */
 export const DRIFT_EXIT = 4;
 
-function pct(v: number): string {
-  return `${(v * 100).toFixed(1)} %`;
-}
+const pct = (v: number): string => percentText(v, 1);
 
 function printDrift(r: DriftResult, report: string | undefined): void {
   const out = [
@@ -45,7 +42,7 @@ export function registerDrift(program: Command, log: () => Logger): void {
     .option('--report <file.html>', 'where to write the HTML report (default drift.html)')
     .option('--no-report', 'no HTML report')
     .option('--features-out <dir>', "photos: keep the batch's features dataset here (and resume it on a rerun)")
-    .option('--model <file.onnx>', "photos: the reference's featurizer file, if not in FRUITS_MODEL_DIR or the cache")
+    .addOption(featurizerFileOption('photos', 'reference'))
     .option('--batch-size <n>', `photos: images per inference call (default ${FEATURIZE_DEFAULTS.batchSize})`)
     .option('--quiet', 'no progress display');
   addPoolOptions(cmd);
@@ -61,65 +58,19 @@ Examples:
   $ fruits drift out/bundle s3://bucket/serve-log/     # what fruits serve --log-features logged`,
   );
   cmd.action(async (referenceArg: string, batchArg: string, o: Record<string, unknown>) => {
-    const [{ readBundle }, { datasetsAt, loadDataset }, { bundleReference, datasetReference }, { measureDrift }, { featurizeForEvaluation }, { openStore }] = await Promise.all([
-      import('../classify/bundle.js'),
-      import('../classify/dataset.js'),
-      import('../drift/reference.js'),
-      import('../drift/drift.js'),
-      import('./evaluate.js'),
-      import('../storage/open.js'),
-    ]);
+    const [{ loadDriftReference }, { loadDriftBatch }, { measureDrift }] = await Promise.all([import('../drift/reference.js'), import('../drift/batch.js'), import('../drift/drift.js')]);
     const logger = log();
-    // The reference: a bundle, else a features dataset.
-    const refStore = openStore(referenceArg);
-    let featurizer: { id: string; sha256: string; spec?: import('../model/spec.js').ModelSpec };
-    let reference;
-    if (await refStore.exists('bundle.json')) {
-      const bundle = await readBundle(referenceArg);
-      reference = bundleReference(bundle);
-      featurizer = bundle.featurizer;
-    } else {
-      const choice = await datasetsAt(referenceArg);
-      if (!choice?.features) throw new UserError(`${referenceArg}: neither a bundle nor a features dataset`);
-      const data = await loadDataset(choice.features);
-      logger.info(`fitting the reference's novelty model on ${data.n} rows of ${choice.features}`);
-      reference = await datasetReference(data);
-      featurizer = data.space.featurizer;
-    }
-    // The batch: a feature log (serve --log-features), a features dataset, else photos to featurize with the reference's model.
-    const { isFeatureLog, loadFeatureLog } = await import('../serve/feature-log.js');
-    const fromLog = await isFeatureLog(batchArg);
-    const choice = fromLog ? undefined : await datasetsAt(batchArg).catch((err) => {
-      if (err instanceof UserError) throw err;
-      return undefined;
+    const { reference, featurizer } = await loadDriftReference(referenceArg, (m) => logger.info(m));
+    const batch = await loadDriftBatch(batchArg, reference, featurizer, async (bundle, input) => {
+      const { featurizePhotos } = await import('../classify/featurize-photos.js'); // the model and the worker pool: only for photos
+      return (await featurizePhotos(bundle, input, photoFeaturizeOptionsOf(o), logger)).data;
     });
-    let batch: LabelledRows;
-    if (fromLog) {
-      batch = await loadFeatureLog(batchArg, featurizer.sha256);
-    } else if (choice) {
-      if (!choice.features) throw new UserError(`${batchArg} holds PCA-reduced rows only; give its features dataset`);
-      batch = await loadDataset(choice.features);
-      if (batch.space.kind !== 'features') throw new UserError(`${batchArg}: not a features dataset`);
-    } else {
-      if (!featurizer.spec) throw new UserError(`${referenceArg}: the reference's featurizer spec is unknown, so photos cannot be featurized for it; featurize the batch first`);
-      ({ data: batch } = await featurizeForEvaluation({ dir: reference.location, featurizer: { ...featurizer, spec: featurizer.spec } }, batchArg, o, logger));
-    }
-    const short = (sha: string) => `${sha.slice(0, 12)}…`;
-    if (batch.space.featurizer.sha256 !== featurizer.sha256) {
-      throw new UserError(
-        `${reference.location} holds features of ${featurizer.id} (sha256 ${short(featurizer.sha256)}), but ${batch.location} holds features of ${batch.space.featurizer.id} (sha256 ${short(batch.space.featurizer.sha256)}); featurize the batch with the reference's model`,
-      );
-    }
-    if (batch.n === 0) throw new UserError(`${batch.location}: the batch is empty`);
     const result = await measureDrift(reference, { location: batch.location, n: batch.n, dim: batch.space.dim, features: batch.rows, labels: batch.labels });
     let reportFile: string | undefined;
     if (o.report !== false) {
       reportFile = path.resolve(typeof o.report === 'string' ? o.report : 'drift.html');
       const { renderDriftHtml } = await import('../drift/report.js');
-      const tmp = `${reportFile}.tmp-${process.pid}`;
-      await fs.mkdir(path.dirname(reportFile), { recursive: true });
-      await fs.writeFile(tmp, renderDriftHtml(result));
-      await fs.rename(tmp, reportFile);
+      await writeFileAtomic(reportFile, renderDriftHtml(result));
     }
     if (o.json) process.stdout.write(`${JSON.stringify({ ...result, report: reportFile ?? null })}\n`);
     else printDrift(result, reportFile);

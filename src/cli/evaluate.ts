@@ -1,58 +1,21 @@
 // `fruits evaluate`: a bundle measured on a labelled dataset or an image folder (featurized first).
-import { promises as fs, existsSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 // Value imports here are light: the commands load the classifier, the model and the pools when
 // they run, so that `fruits --help` and the other commands do not pay for them.
-import type { Bundle } from '../classify/bundle.js';
 import type { LabelledRows } from '../classify/dataset.js';
 import type { Evaluation } from '../classify/evaluate.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/limits.js';
 import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { createProgress } from '../util/progress.js';
-import { addPoolOptions, DEFAULTS as FEATURIZE_DEFAULTS, memoryUse } from './featurize.js';
-import { flag, parseFlag, pct, poolSize } from './options.js';
+import { percentText as pct } from '../report/format.js';
+import { flag, parseFlag } from '../util/flags.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { FEATURIZE_DEFAULTS, addPoolOptions, featurizerFileOption, photoFeaturizeOptionsOf } from './flag-groups.js';
 
 /** Mistakes shown (with thumbnails) in the evaluation report by default. */
 const DEFAULT_CARDS = 60;
-
-/** Featurizes an image folder (or s3:// prefix) with the bundle's model (local worker pool) and loads the rows; also used by `fruits drift`. */
-export async function featurizeForEvaluation(bundle: Pick<Bundle, 'dir' | 'featurizer'>, input: string, o: Record<string, unknown>, logger: Logger): Promise<{ data: LabelledRows; rejects: number }> {
-  const [{ resolveBundleModel }, { LocalRunner }, { featurizeJob }, { openStore }, { loadDataset }] = await Promise.all([
-    import('../classify/model-file.js'),
-    import('../runner/local.js'),
-    import('../pipeline/featurize.js'),
-    import('../storage/open.js'),
-    import('../classify/dataset.js'),
-  ]);
-  const model = await resolveBundleModel(bundle, o.model as string | undefined, (m) => logger.info(m));
-  const pool = poolSize(o.workers, o.threads);
-  const keep = o.featuresOut as string | undefined;
-  const out = keep ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'fruits-evaluate-')));
-  const runner = new LocalRunner({ ...pool });
-  try {
-    logger.info(`featurizing ${input} with ${model.spec.id} (${pool.workers} workers) into ${keep ?? 'a temporary dataset'}`);
-    const summary = await featurizeJob({
-      input: openStore(input),
-      output: openStore(out),
-      model,
-      batchSize: parseFlag(flag.positiveInt, o.batchSize ?? String(FEATURIZE_DEFAULTS.batchSize), '--batch-size'),
-      partitionSize: FEATURIZE_DEFAULTS.partitionSize,
-      maxPixels: parseFlag(flag.positiveInt, o.maxPixels ?? String(DEFAULT_MAX_PIXELS), '--max-pixels'),
-      overwrite: false,
-      runner,
-      progress: createProgress({ unit: 'images', quiet: Boolean(o.quiet) }),
-      log: logger,
-    });
-    logger.info(`featurized ${summary.rows} images (${summary.rejects} rejected) in ${summary.seconds.toFixed(1)} s; peak worker RSS ${Math.max(...memoryUse(runner).workerPeakRss, 0) >> 20} MiB`);
-    return { data: await loadDataset(out), rejects: summary.rejects };
-  } finally {
-    await runner.close();
-    if (!keep) await fs.rm(out, { recursive: true, force: true });
-  }
-}
 
 function printEvaluation(e: Evaluation, reportFile: string | undefined, rejects: number): void {
   const out: string[] = [];
@@ -95,7 +58,7 @@ export function registerEvaluate(program: Command, log: () => Logger): void {
     .option('--no-report', 'no HTML report')
     .option('--thumbnails <n>', `misclassified examples shown with thumbnails in the report (default ${DEFAULT_CARDS})`)
     .option('--features-out <dir>', 'image folder: keep the featurized dataset here (and resume it on a rerun)')
-    .option('--model <file.onnx>', "image folder: the bundle's featurizer file, if not in FRUITS_MODEL_DIR or the cache")
+    .addOption(featurizerFileOption('image folder'))
     .option('--batch-size <n>', `image folder: images per inference call (default ${FEATURIZE_DEFAULTS.batchSize})`)
     .option('--max-pixels <n>', `image folder: reject images with more pixels than this (default ${DEFAULT_MAX_PIXELS})`)
     .option('--json', 'print the evaluation as JSON')
@@ -142,7 +105,8 @@ Examples:
       data = await loadDataset(location);
     } else {
       if (!existsSync(dataArg)) throw new UserError(`${dataArg}: no such dataset or image folder`);
-      ({ data, rejects } = await featurizeForEvaluation(bundle, dataArg, o, logger));
+      const { featurizePhotos } = await import('../classify/featurize-photos.js');
+      ({ data, rejects } = await featurizePhotos(bundle, dataArg, photoFeaturizeOptionsOf(o), logger));
     }
     const evaluation = await evaluateBundle(bundle, data);
     let reportFile: string | undefined;
@@ -151,10 +115,7 @@ Examples:
       // Loaded only when a report is written: the chart compiler is the CLI's heaviest import.
       const [{ renderEvaluationHtml }, { thumbnailsFor }] = await Promise.all([import('../classify/report.js'), import('../classify/thumbnails.js')]);
       const thumbnails = await thumbnailsFor(data.imageRoot, evaluation.mistakes.map((m) => m.path), thumbs);
-      const tmp = `${reportFile}.tmp-${process.pid}`;
-      await fs.mkdir(path.dirname(reportFile), { recursive: true });
-      await fs.writeFile(tmp, renderEvaluationHtml(evaluation, thumbnails, { maxCards: thumbs }));
-      await fs.rename(tmp, reportFile);
+      await writeFileAtomic(reportFile, renderEvaluationHtml(evaluation, thumbnails, { maxCards: thumbs }));
     }
     if (o.json) process.stdout.write(`${JSON.stringify({ ...evaluation, rejects, report: reportFile ?? null })}\n`);
     else printEvaluation(evaluation, reportFile, rejects);

@@ -1,12 +1,14 @@
 // `fruits export`: a bundle as one ONNX file, photo in, probabilities out, for phones and
 // browsers (ONNX Runtime Mobile, onnxruntime-web) where there is no `fruits serve`.
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { z } from 'zod';
-import { optionalFlag, UsageError } from './options.js';
+import { optionalFlag, UsageError } from '../util/flags.js';
+import { featurizerFileOption } from './flag-groups.js';
 
 export function registerExport(program: Command, log: () => Logger): void {
   program
@@ -14,7 +16,7 @@ export function registerExport(program: Command, log: () => Logger): void {
     .description('write a bundle as one ONNX model from photo to probabilities (input image uint8 [N,H,W,3], output probabilities [N,classes])')
     .argument('<bundle>', 'a bundle folder or s3:// prefix (fruits train)')
     .argument('<file.onnx>', 'the model file to write (local)')
-    .option('--model <file.onnx>', "the bundle's featurizer file, if not in FRUITS_MODEL_DIR or the cache")
+    .addOption(featurizerFileOption())
     .option('--quantize <int8>', 'int8 weights (per output channel, float32 activations): a file ~4× smaller; see docs/recognition.md for its measured accuracy')
     .option('--overwrite', 'replace an existing file')
     .option('--json', 'print a summary as JSON')
@@ -37,16 +39,8 @@ Examples:
       const logger = log();
       const t0 = performance.now();
       const exported = await exportBundle(bundle, o.model as string | undefined, (m) => logger.info(m), { quantize });
-      // Temporary name, then rename: never a half-written model under the name an app loads.
-      const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.tmp-${process.pid}`);
-      await fs.mkdir(path.dirname(tmp), { recursive: true });
-      try {
-        await fs.writeFile(tmp, exported.bytes);
-        await fs.rename(tmp, file);
-      } catch (err) {
-        await fs.rm(tmp, { force: true });
-        throw err;
-      }
+      // Never a half-written model under the name an app loads.
+      await writeFileAtomic(file, exported.bytes);
       const summary = {
         file: path.resolve(file),
         bytes: exported.bytes.length,

@@ -1,51 +1,13 @@
+// `fruits featurize`: images into a features dataset; also the job's inputs, memory use and
+// summary lines that `fruits run` shares.
 import type { Command } from 'commander';
 import type { FeaturizeSummary } from '../pipeline/featurize.js';
 import type { LocalRunner } from '../runner/local.js';
-import { DEFAULT_MAX_PIXELS } from '../decode/limits.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
-import { flag, optionalFlag, parseFlag, poolSize } from './options.js';
+import { flag, optionalFlag } from '../util/flags.js';
+import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf, poolSize } from './flag-groups.js';
 import { withInputSize } from '../model/spec.js';
-
-// Batch 8: with one ORT thread per worker larger batches are no faster, and each doubling adds
-// ~90 MiB of activations per worker (measured: 177 MiB at 1, 236 at 8, 323 at 16).
-export const DEFAULTS = { batchSize: 8, partitionSize: 1024 };
-
-export function addModelOptions(cmd: Command): Command {
-  return cmd
-    .option('--model <file|id>', 'ONNX model file, or a known model id (default: mobilenet_v2_1.0_224 from FRUITS_MODEL_DIR or the cache, else mobilenetv2-7 downloaded)')
-    .option('--model-spec <file.json>', 'JSON spec of a model the registry does not know (input, normalisation, feature tensor)')
-    .option('--input-size <n>', "the network runs on n×n images (default: the model's own size, 224 for MobileNetV2); smaller is faster, see README", undefined)
-    .option('--device <cpu|cuda>', 'execution provider (cuda needs the CUDA build of ONNX Runtime)', 'cpu');
-}
-
-export function addPoolOptions(cmd: Command): Command {
-  return cmd
-    .option('--workers <n>', 'worker processes (default: one per core)')
-    .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers)');
-}
-
-export function featurizeOptionsOf(o: Record<string, unknown>) {
-  return {
-    batchSize: parseFlag(flag.positiveInt, o.batchSize ?? String(DEFAULTS.batchSize), '--batch-size'),
-    partitionSize: parseFlag(flag.positiveInt, o.partitionSize ?? String(DEFAULTS.partitionSize), '--partition-size'),
-    limit: optionalFlag(flag.positiveInt, o.limit, '--limit'),
-    maxPixels: parseFlag(flag.positiveInt, o.maxPixels ?? String(DEFAULT_MAX_PIXELS), '--max-pixels'),
-    maxRejectRatio: optionalFlag(flag.ratio, o.maxRejectRatio, '--max-reject-ratio'),
-    device: parseFlag(flag.device, o.device ?? 'cpu', '--device'),
-    allowRemovals: Boolean(o.allowRemovals),
-  };
-}
-
-export function addFeaturizeOptions(cmd: Command): Command {
-  return cmd
-    .option('--batch-size <n>', `images per inference call (default ${DEFAULTS.batchSize})`)
-    .option('--partition-size <n>', `images per partition / part file (default ${DEFAULTS.partitionSize})`)
-    .option('--limit <n>', 'only the first n images of the listing')
-    .option('--max-pixels <n>', `reject images with more pixels than this (default ${DEFAULT_MAX_PIXELS})`)
-    .option('--max-reject-ratio <r>', 'exit non-zero (and write no _SUCCESS) when more than this share of images is rejected')
-    .option('--allow-removals', 'let an update remove more than half of the dataset\'s images (a listing that lost them is otherwise refused)');
-}
 
 export interface MemoryUse {
   /** Peak resident set of this (coordinating) process and of each worker process, bytes. */

@@ -2,9 +2,7 @@
 import type { Command } from 'commander';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
-import { addPcaOptions, pcaOptionsOf } from './pca-options.js';
-import { addPoolOptions } from './featurize.js';
-import { poolSize } from './options.js';
+import { addPcaOptions, addPoolOptions, pcaOptionsOf, poolSize } from './flag-groups.js';
 
 export function registerFit(program: Command, log: () => Logger): void {
   const fit = program

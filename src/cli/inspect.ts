@@ -1,104 +1,11 @@
+// `fruits inspect`: a dataset's schema, rows, rejects and versions, as text or JSON.
 import type { Command } from 'commander';
-import { z } from 'zod';
 import type { DatasetVersion } from '../sink/formats.js';
-import { flag, parseFlag } from './options.js';
-
-// What inspect shows of a manifest (features or reduced); the rest is not needed here.
-const inspectManifestSchema = z
-  .object({
-    format: z.string().optional(),
-    config: z.object({ model: z.object({ id: z.string(), sha256: z.string() }).optional() }).passthrough().optional(),
-    columns: z.array(z.object({ name: z.string(), type: z.string() })).optional(),
-    version: z.number().int().optional(),
-    versions: z.array(z.unknown()).optional(),
-    /** Reduced datasets: the features version they were projected from. */
-    featuresVersion: z.number().int().optional(),
-  })
-  .passthrough();
-
-export interface InspectReport {
-  location: string;
-  complete: boolean;
-  format?: string;
-  model?: { id: string; sha256: string };
-  parts: number;
-  rows: number;
-  schema: { name: string; type: string }[];
-  featureDim: number;
-  rowsPerLabel: Record<string, number>;
-  rejects: { total: number; byReason: Record<string, number> };
-  firstRows: { path: string; label: string; features: number[] }[];
-  /** Features datasets: the current version and the history; reduced: the features version. */
-  version?: number;
-  versions?: DatasetVersion[];
-  featuresVersion?: number;
-}
-
-export async function inspectDataset(location: string, head: number): Promise<InspectReport> {
-  const [{ openStore }, { MANIFEST, REJECTS, SUCCESS, readJson, versionSchema }, { noDatasetError }, { listPartFiles, readPart, readStringColumn }] = await Promise.all([
-    import('../storage/open.js'),
-    import('../sink/formats.js'),
-    import('../sink/dataset.js'),
-    import('../sink/read-dataset.js'),
-  ]);
-  const store = openStore(location);
-  const parts = await listPartFiles(store);
-  const manifest = await readJson(store, MANIFEST, inspectManifestSchema);
-  if (parts.length === 0 && !manifest) throw await noDatasetError(store, 'no dataset here (no part-*.parquet files)');
-  const rowsPerLabel: Record<string, number> = {};
-  let rows = 0;
-  for (const key of parts) {
-    for (const l of await readStringColumn(store, key, 'label')) {
-      rowsPerLabel[l] = (rowsPerLabel[l] ?? 0) + 1;
-      rows++;
-    }
-  }
-  // The first rows of the dataset, across parts: a partition whose images were all rejected is
-  // an empty part, and a part may hold fewer rows than --head.
-  const firstRows: InspectReport['firstRows'] = [];
-  let featureDim = 0;
-  for (const key of parts) {
-    if (featureDim > 0 && firstRows.length >= head) break;
-    const part = await readPart(store, key);
-    if (part.path.length > 0) featureDim ||= part.dim;
-    part.path.slice(0, head - firstRows.length).forEach((p, i) => {
-      firstRows.push({ path: p, label: part.label[i], features: Array.from(part.features.subarray(i * part.dim, (i + 1) * part.dim)) });
-    });
-  }
-  const byReason: Record<string, number> = {};
-  let total = 0;
-  if (await store.exists(REJECTS)) {
-    const lines = (await store.read(REJECTS)).toString('utf8').trim().split('\n').slice(1).filter(Boolean);
-    for (const line of lines) {
-      // The reason is the last field, quoted when it holds a comma or a quote (a path often
-      // does); its kind is the text before the first ':'.
-      const last = /(?:^|,)(?:"((?:[^"]|"")*)"|([^,"]*))$/.exec(line);
-      const reason = last ? (last[1] !== undefined ? last[1].replace(/""/g, '"') : last[2]) : line;
-      const kind = reason.split(':')[0];
-      byReason[kind] = (byReason[kind] ?? 0) + 1;
-      total++;
-    }
-  }
-  return {
-    location: store.root,
-    complete: await store.exists(SUCCESS),
-    format: manifest?.format,
-    model: manifest?.config?.model ? { id: manifest.config.model.id, sha256: manifest.config.model.sha256 } : undefined,
-    parts: parts.length,
-    rows,
-    schema: manifest?.columns ?? [],
-    featureDim,
-    rowsPerLabel: Object.fromEntries(Object.entries(rowsPerLabel).sort(([a], [b]) => (a < b ? -1 : 1))),
-    rejects: { total, byReason },
-    firstRows,
-    version: manifest?.version,
-    versions: manifest?.versions ? z.array(versionSchema).parse(manifest.versions) : undefined,
-    featuresVersion: manifest?.featuresVersion,
-  };
-}
+import type { InspectReport } from '../sink/inspect.js';
+import { flag, parseFlag } from '../util/flags.js';
 
 /** The version history, newest last: one line per version. */
-export function versionLines(versions: readonly DatasetVersion[], last = 20): string[] {
+function versionLines(versions: readonly DatasetVersion[], last = 20): string[] {
   const shown = versions.slice(-last);
   const out = [`versions (${versions.length}${versions.length > shown.length ? `, last ${shown.length} shown` : ''}):`];
   for (const v of shown) {
@@ -143,6 +50,8 @@ export function registerInspect(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ fruits inspect out/features\n  $ fruits inspect s3://my-bucket/results/features --json')
     .action(async (location: string, o: { head: string; json?: boolean }) => {
       const head = parseFlag(flag.nonNegativeInt, o.head, '--head');
+      // Loaded by this command only: `fruits --help` and the other commands start without it.
+      const { inspectDataset } = await import('../sink/inspect.js');
       const report = await inspectDataset(location, head);
       if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else printInspect(report, head);

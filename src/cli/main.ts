@@ -22,7 +22,7 @@ import { registerExport } from './export.js';
 import { registerDrift } from './drift.js';
 import { registerCompact } from './compact.js';
 import { registerTelegram } from './telegram.js';
-import { flag, parseFlag, UsageError } from './options.js';
+import { flag, parseFlag, UsageError } from '../util/flags.js';
 import { z } from 'zod';
 
 let logger: Logger | undefined;

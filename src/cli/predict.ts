@@ -1,13 +1,12 @@
 // `fruits predict`: photos labelled with a bundle, as a table or JSON.
-import os from 'node:os';
 import type { Command } from 'commander';
 // Value imports here are light: the commands load the classifier, the model and the pools when
 // they run, so that `fruits --help` and the other commands do not pay for them.
 import type { PredictRow } from '../classify/predict-files.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/limits.js';
 import type { Logger } from '../util/logger.js';
-import { DEFAULTS as FEATURIZE_DEFAULTS } from './featurize.js';
-import { flag, optionalFlag, parseFlag } from './options.js';
+import { flag, parseFlag, threadsFlag } from '../util/flags.js';
+import { FEATURIZE_DEFAULTS, featurizerFileOption, threadsOption } from './flag-groups.js';
 
 export function registerPredict(program: Command, log: () => Logger): void {
   program
@@ -16,15 +15,15 @@ export function registerPredict(program: Command, log: () => Logger): void {
     .argument('<bundle>', 'a bundle folder or s3:// prefix (fruits train)')
     .argument('<images...>', 'image files and/or folders (searched recursively)')
     .option('--top <n>', 'labels per image (default 3)')
-    .option('--model <file.onnx>', "the bundle's featurizer file, if not in FRUITS_MODEL_DIR or the cache")
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .addOption(featurizerFileOption())
+    .addOption(threadsOption())
     .option('--batch-size <n>', `images per inference call (default ${FEATURIZE_DEFAULTS.batchSize})`)
     .option('--max-pixels <n>', `reject images with more pixels than this (default ${DEFAULT_MAX_PIXELS})`)
     .option('--json', 'print one JSON array: [{ path, predictions: [{ label, score }], novelty, unknown } | { path, error }] (novelty and unknown only for bundles with novelty data)')
     .addHelpText('after', '\nExamples:\n  $ fruits predict out/bundle photo.jpg\n  $ fruits predict out/bundle photos/ --top 5 --json')
     .action(async (bundleDir: string, args: string[], o: Record<string, unknown>) => {
       const top = parseFlag(flag.positiveInt, o.top ?? '3', '--top');
-      const threads = optionalFlag(flag.positiveInt, o.threads, '--threads') ?? os.availableParallelism();
+      const threads = threadsFlag(o.threads);
       const batchSize = parseFlag(flag.positiveInt, o.batchSize ?? String(FEATURIZE_DEFAULTS.batchSize), '--batch-size');
       const maxPixels = parseFlag(flag.positiveInt, o.maxPixels ?? String(DEFAULT_MAX_PIXELS), '--max-pixels');
       const [{ readBundle }, { ImageClassifier }, { imageFiles, predictFiles }] = await Promise.all([import('../classify/bundle.js'), import('../classify/image-classifier.js'), import('../classify/predict-files.js')]);

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { Logger } from '../util/logger.js';
-import { flag, optionalFlag, parseFlag } from './options.js';
-import { addRedisOptions, redisOptionsOf } from './worker.js';
+import { flag, optionalFlag, parseFlag } from '../util/flags.js';
+import { addRedisOptions, redisOptionsOf } from './flag-groups.js';
 import { untilSignal } from '../util/signals.js';
 
 const namespace = z

@@ -4,10 +4,9 @@ import type { Runner } from '../runner/runner.js';
 import type { RunSummary } from '../pipeline/run.js';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
-import { addRedisOptions, redisOptionsOf } from './worker.js';
-import { addFeaturizeOptions, addModelOptions, addPoolOptions, featurizeOptionsOf, memoryUse, openJobInputs, updateLine, type MemoryUse } from './featurize.js';
-import { addPcaOptions, pcaOptionsOf } from './pca-options.js';
-import { parseFlag, poolSize } from './options.js';
+import { parseFlag } from '../util/flags.js';
+import { memoryUse, openJobInputs, updateLine, type MemoryUse } from './featurize.js';
+import { addFeaturizeOptions, addModelOptions, addPcaOptions, addPoolOptions, addRedisOptions, featurizeOptionsOf, pcaOptionsOf, poolSize, redisOptionsOf } from './flag-groups.js';
 
 function printRunSummary(s: RunSummary, json: boolean, memory?: MemoryUse): void {
   if (json) {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 // Value imports here are light: the commands load the classifier, the model and the pools when
 // they run, so that `fruits --help` and the other commands do not pay for them.
 import type { Logger } from '../util/logger.js';
+import { featurizerFileOption, threadsOption } from './flag-groups.js';
 import { FEATURE_LOG_DEFAULTS, SERVE_DEFAULTS, WATCH_DEFAULT_SECONDS, serveOptionsOf } from '../serve/options.js';
 
 export function registerServe(program: Command, log: () => Logger): void {
@@ -12,8 +13,8 @@ export function registerServe(program: Command, log: () => Logger): void {
     .argument('<bundle>', 'a bundle folder or s3:// prefix (fruits train)')
     .option('--port <n>', `TCP port (default ${SERVE_DEFAULTS.port}, or $PORT)`)
     .option('--host <address>', `address to listen on (default ${SERVE_DEFAULTS.host}, or $HOST)`)
-    .option('--model <file.onnx>', "the bundle's featurizer file, if not in FRUITS_MODEL_DIR or the cache")
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .addOption(featurizerFileOption())
+    .addOption(threadsOption())
     .option('--max-batch <n>', `images per inference call (default ${SERVE_DEFAULTS.maxBatch})`)
     .option('--max-wait-ms <ms>', `how long the first image of a batch waits for others (default ${SERVE_DEFAULTS.maxWaitMs})`)
     .option('--max-queue <n>', `classify requests handled at once (decoding, waiting, inferring); more are answered 503 at once (default ${SERVE_DEFAULTS.maxQueue})`)

@@ -5,6 +5,7 @@ import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { ENV, TELEGRAM_DEFAULTS, telegramOptionsOf } from '../telegram/options.js';
 import { Redactor, guardOutput } from '../telegram/redact.js';
+import { featurizerFileOption, threadsOption } from './flag-groups.js';
 
 /** Resolves on the first SIGTERM or SIGINT; a second one ends the process at once. */
 function untilSignal(logger: () => Logger): Promise<string> {
@@ -36,8 +37,8 @@ export function registerTelegram(program: Command, log: () => Logger): void {
     .option('--port <n>', `webhook mode: port of that server (default ${d.port})`)
     .option('--metrics-port <n>', 'serve Prometheus metrics (GET /metrics) and GET /healthz on this port (default: off)')
     .option('--metrics-host <address>', `address of the metrics server (default ${d.metricsHost})`)
-    .option('--model <file.onnx>', "the bundle's featurizer file, if not in FRUITS_MODEL_DIR or the cache")
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .addOption(featurizerFileOption())
+    .addOption(threadsOption())
     .option('--top <n>', `the answer plus runners-up shown, at most (default ${d.top})`)
     .option('--max-file-size <bytes>', `largest photo or image file taken, checked from Telegram's file_size before downloading (default ${d.maxFileBytes})`)
     .option('--max-pixels <n>', `largest image in pixels, checked from its header before decoding (default ${d.maxPixels})`)

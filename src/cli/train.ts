@@ -7,7 +7,8 @@ import { CLASSIFIER_KINDS, TRAIN_DEFAULTS } from '../classify/train-options.js';
 import type { ClassifierKind } from '../classify/classifier.js';
 import type { Logger } from '../util/logger.js';
 import { createProgress } from '../util/progress.js';
-import { flag, optionalFlag, parseFlag, pct } from './options.js';
+import { percentText as pct } from '../report/format.js';
+import { flag, optionalFlag, parseFlag } from '../util/flags.js';
 
 const l2Flag = z.union([
   z.literal('auto'),

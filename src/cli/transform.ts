@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import { createProgress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
-import { addPoolOptions } from './featurize.js';
-import { poolSize } from './options.js';
+import { addPoolOptions, poolSize } from './flag-groups.js';
 
 export function registerTransform(program: Command, log: () => Logger): void {
   const transform = program

@@ -1,36 +1,8 @@
-// `fruits worker`: a distributed worker process, and the Redis flags every distributed command
-// shares (--redis / FRUITS_REDIS_URL, --prefix / FRUITS_QUEUE_PREFIX).
+// `fruits worker`: a distributed worker process.
 import type { Command } from 'commander';
-import { RedisUrlError, parseRedisUrl } from '../runner/distributed/redis-url.js';
-import { DEFAULT_PREFIX, checkPrefix } from '../runner/distributed/jobs.js';
 import type { Logger } from '../util/logger.js';
-import { UsageError, flag, optionalFlag, parseFlag } from './options.js';
-
-export function addRedisOptions(cmd: Command): Command {
-  return cmd
-    .option('--redis <url>', 'Redis: redis://[user:password@]host[:port][/db], rediss://… for TLS (env FRUITS_REDIS_URL)')
-    .option('--prefix <prefix>', `key prefix of the deployment's queues (env FRUITS_QUEUE_PREFIX; default ${DEFAULT_PREFIX})`);
-}
-
-/** The Redis URL (checked, never echoed with its password) and queue prefix from flags or environment. */
-export function redisOptionsOf(o: Record<string, unknown>): { url: string; prefix: string } {
-  const url = (o.redis as string | undefined) ?? process.env.FRUITS_REDIS_URL;
-  if (!url) throw new UsageError('--redis: no Redis URL (pass --redis redis://host:6379, or set FRUITS_REDIS_URL)');
-  try {
-    parseRedisUrl(url);
-  } catch (err) {
-    if (err instanceof RedisUrlError) throw new UsageError(`--redis: ${err.message}`);
-    throw err;
-  }
-  const prefixValue = (o.prefix as string | undefined) ?? process.env.FRUITS_QUEUE_PREFIX ?? DEFAULT_PREFIX;
-  let prefix: string;
-  try {
-    prefix = checkPrefix(prefixValue);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  return { url, prefix };
-}
+import { flag, optionalFlag, parseFlag } from '../util/flags.js';
+import { addRedisOptions, deviceOption, redisOptionsOf } from './flag-groups.js';
 
 export function registerWorker(program: Command, log: () => Logger): void {
   const cmd = program
@@ -38,7 +10,7 @@ export function registerWorker(program: Command, log: () => Logger): void {
     .description('run tasks of distributed runs (`fruits run --engine distributed`) from the Redis queue; start as many as you like, anywhere')
     .option('--concurrency <n>', 'tasks run at once by this process (default 1)')
     .option('--threads <n>', 'ONNX Runtime threads per task (default: cores / concurrency)')
-    .option('--device <cpu|cuda>', 'execution provider (cuda needs the CUDA build of ONNX Runtime)', 'cpu')
+    .addOption(deviceOption())
     .option('--grace <seconds>', 'on SIGTERM/SIGINT, how long to let running tasks finish before handing them back to the queue (default 90)');
   addRedisOptions(cmd);
   cmd.addHelpText(

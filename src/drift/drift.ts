@@ -20,6 +20,7 @@
 //   label mix, and accuracy when the batch's labels are classes of the reference.
 import type { NoveltyModel } from '../classify/novelty.js';
 import { auroc, histogramOf, noveltyOf, unitRows, whitenRows } from '../classify/novelty.js';
+import { percentText } from '../report/format.js';
 
 /** The thresholds of the verdict. */
 export const DRIFT_LIMITS = {
@@ -265,7 +266,7 @@ export async function measureDrift(ref: DriftReference, batch: DriftBatch): Prom
   const auc = aucWeight ? aucSum / aucWeight : null;
   const ratio = keptRef > 0 ? keptBatch / keptRef : 1;
   const reasons: string[] = [];
-  const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
+  const pct = (v: number) => percentText(v, 1);
   if (unknownRows / n > unknownLimit) reasons.push(`${pct(unknownRows / n)} of the photos are unknown (limit ${pct(unknownLimit)} for ${n} photos at an expected ${pct(p)})`);
   if (auc !== null && auc >= DRIFT_LIMITS.auc) reasons.push(`batch photos are told from reference photos of the same class with AUC ${auc.toFixed(2)} (limit ${DRIFT_LIMITS.auc})`);
   if (ratio < DRIFT_LIMITS.varianceKept) reasons.push(`the reference components capture ${pct(keptBatch)} of the batch's variance against ${pct(keptRef)} of the reference's (ratio ${ratio.toFixed(2)} < ${DRIFT_LIMITS.varianceKept}): refit`);

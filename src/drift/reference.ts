@@ -1,12 +1,14 @@
 // The two kinds of drift reference: a bundle (its classifier and the novelty data it keeps), or a
 // features dataset, on which the same novelty model is fitted on the spot (its classes by the
 // nearest class mean, since a dataset has no classifier).
-import type { Bundle } from '../classify/bundle.js';
-import { loadDataset, type LabelledRows } from '../classify/dataset.js';
+import { BUNDLE_FILES, readBundle, type Bundle } from '../classify/bundle.js';
+import { datasetsAt, loadDataset, type LabelledRows } from '../classify/dataset.js';
 import { scoreFeatures } from '../classify/inputs.js';
 import { classDistances, fitNovelty, noveltyProject, topScoresOf } from '../classify/novelty.js';
 import { holdoutSplit } from '../classify/train.js';
 import { TRAIN_DEFAULTS } from '../classify/train-options.js';
+import type { ModelSpec } from '../model/spec.js';
+import { openStore } from '../storage/open.js';
 import { UserError } from '../util/errors.js';
 import type { DriftReference } from './drift.js';
 
@@ -62,6 +64,22 @@ export async function datasetReference(data: LabelledRows): Promise<DriftReferen
   };
 }
 
-export async function loadReferenceDataset(location: string): Promise<DriftReference> {
-  return datasetReference(await loadDataset(location));
+/** The featurizer a reference's rows come from: a batch must have been featurized by the same one. */
+export interface ReferenceFeaturizer {
+  id: string;
+  sha256: string;
+  spec?: ModelSpec;
+}
+
+/** The reference named on the command line: a bundle, else a features dataset (its novelty model fitted here). */
+export async function loadDriftReference(location: string, log: (m: string) => void): Promise<{ reference: DriftReference; featurizer: ReferenceFeaturizer }> {
+  if (await openStore(location).exists(BUNDLE_FILES.manifest)) {
+    const bundle = await readBundle(location);
+    return { reference: bundleReference(bundle), featurizer: bundle.featurizer };
+  }
+  const choice = await datasetsAt(location);
+  if (!choice?.features) throw new UserError(`${location}: neither a bundle nor a features dataset`);
+  const data = await loadDataset(choice.features);
+  log(`fitting the reference's novelty model on ${data.n} rows of ${choice.features}`);
+  return { reference: await datasetReference(data), featurizer: data.space.featurizer };
 }

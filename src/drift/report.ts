@@ -1,10 +1,10 @@
 // drift.html: the verdict and its reasons, novelty histograms (reference held-out rows vs batch),
 // a PC1/PC2 overlay, per-class shift and per-component shift — one self-contained page built with
 // the evaluation report's pieces (styles, figures, cards, compiled Vega specs inlined, no fetch).
-import { compile, type TopLevelSpec } from 'vega-lite';
 import { card, figure } from '../classify/report.js';
-import { CHART_CONFIG } from '../report/chart-theme.js';
-import { CollectingLogger } from '../report/charts.js';
+import { CHART_COLORS } from '../report/chart-theme.js';
+import type { TopLevelSpec } from 'vega-lite';
+import { chartCompiler } from '../report/charts.js';
 import { escapeHtml } from '../report/escape.js';
 import { formatCount, formatPercent } from '../report/format.js';
 import { chartScripts, pageHead } from '../report/html.js';
@@ -12,11 +12,10 @@ import { REPORT_CSS } from '../report/style.js';
 import { SOFTWARE } from '../version.js';
 import type { DriftResult } from './drift.js';
 
-const COLORS = { domain: ['reference', 'batch'], range: ['#2563eb', '#f97316'] };
+const COLORS = { domain: ['reference', 'batch'], range: [CHART_COLORS.accent, CHART_COLORS.contrast] };
 
 export function driftChartSpecs(r: DriftResult): Record<string, object> {
-  const logger = new CollectingLogger([]);
-  const build = (spec: TopLevelSpec): object => compile({ ...spec, config: CHART_CONFIG } as TopLevelSpec, { logger }).spec;
+  const build = chartCompiler([]);
   const h = r.plots.novelty;
   const total = (c: number[]) => Math.max(1, c.reduce((a, v) => a + v, 0));
   const bins = (side: 'reference' | 'batch', counts: number[]) => counts.map((c, i) => ({ side, from: h.from + i * h.width, to: h.from + (i + 1) * h.width, share: c / total(counts) }));
@@ -28,7 +27,7 @@ export function driftChartSpecs(r: DriftResult): Record<string, object> {
       data: { values: [...bins('reference', h.reference), ...bins('batch', h.batch)] },
       layer: [
         { mark: { type: 'bar', opacity: 0.55 }, encoding: { x: { field: 'from', type: 'quantitative', bin: { binned: true, step: h.width }, title: 'Novelty' }, x2: { field: 'to' }, y: { field: 'share', type: 'quantitative', stack: null, axis: { format: '.0%' }, title: 'Share of photos' }, color: { field: 'side', type: 'nominal', scale: COLORS, title: null } } },
-        { data: { values: [{ t: r.reference.threshold }] }, mark: { type: 'rule', color: '#dc2626', strokeDash: [4, 3] }, encoding: { x: { field: 't', type: 'quantitative' } } },
+        { data: { values: [{ t: r.reference.threshold }] }, mark: { type: 'rule', color: CHART_COLORS.mark, strokeDash: [4, 3] }, encoding: { x: { field: 't', type: 'quantitative' } } },
       ],
     } as TopLevelSpec),
     scatter: build({
@@ -51,7 +50,7 @@ export function driftChartSpecs(r: DriftResult): Record<string, object> {
       encoding: {
         y: { field: 'label', type: 'nominal', sort: { field: 'auc', order: 'descending' }, title: null, axis: { labelLimit: 160 } },
         x: { field: 'auc', type: 'quantitative', scale: { domain: [0, 1] }, title: 'Domain classifier AUC (0.5 = same distribution)' },
-        color: { condition: { test: `datum.auc >= ${r.domainAuc.limit}`, value: '#dc2626' }, value: '#2563eb' },
+        color: { condition: { test: `datum.auc >= ${r.domainAuc.limit}`, value: CHART_COLORS.mark }, value: CHART_COLORS.accent },
         tooltip: [{ field: 'label' }, { field: 'auc', format: '.2f' }, { field: 'shift', format: '.2f' }, { field: 'batchRows' }, { field: 'referenceRows' }],
       },
     }),

@@ -1,33 +1,13 @@
-// The dense float64 products of the symmetric eigensolver, run as ONNX Runtime graphs (MLAS:
-// multi-threaded, SIMD). Matrices are row-major Float64Arrays handed to ORT without copies, and
-// results are written into caller-owned buffers (pre-allocated outputs), so the O(d²) passes
-// stay few and nothing large is re-allocated per call.
+// The dense float64 matrix products of the symmetric eigensolver, run as ONNX Runtime graphs
+// (MLAS: multi-threaded, SIMD); its matrix–vector products are in simd-gemv.ts. Matrices are
+// row-major Float64Arrays handed to ORT without copies, and results are written into caller-owned
+// buffers (pre-allocated outputs), so the O(d²) passes stay few and nothing large is re-allocated
+// per call.
 import type * as ort from 'onnxruntime-node';
-import { DOUBLE, INT64, f64, i64, lazySession, op, tensorInfo } from './ort-graph.js';
+import { DOUBLE, INT64, NO_SPINNING, f64, i64, lazySession, op, tensorInfo } from './ort-graph.js';
 
 const gemm = (a: string, b: string, c: string, out: string, transA = 0, transB = 0) =>
   op('Gemm', [a, b, c], [out], { alpha: { float: -1 }, beta: { float: 1 }, transA: { int: transA }, transB: { int: transB } });
-
-// One Householder step of a panel: y = S·v − W·(Vᵀv) − V·(Wᵀv), and a = Vᵀv.
-// S is the s×s trailing matrix as of the panel start; V, W (s×nb) hold the panel's reflectors
-// so far (zero columns for those not yet computed). The S·v GEMV is memory-bound: ~35 GB/s in
-// MLAS against ~6 GB/s for a JS loop.
-const panelStepSession = lazySession(() => ({
-  nodes: [
-    op('MatMul', ['S', 'v'], ['Sv']),
-    op('Gemm', ['V', 'v'], ['a'], { transA: { int: 1 } }),
-    op('Gemm', ['W', 'v'], ['b'], { transA: { int: 1 } }),
-    gemm('W', 'a', 'Sv', 'y1'),
-    gemm('V', 'b', 'y1', 'y'),
-  ],
-  inputs: [
-    tensorInfo('S', DOUBLE, ['s', 's']),
-    tensorInfo('v', DOUBLE, ['s', 1]),
-    tensorInfo('V', DOUBLE, ['s', 'nb']),
-    tensorInfo('W', DOUBLE, ['s', 'nb']),
-  ],
-  outputs: [tensorInfo('y', DOUBLE, ['s', 1]), tensorInfo('a', DOUBLE, ['nb', 1])],
-}));
 
 // S[nb:, nb:] − X·Yᵀ: the symmetric rank-2·nb update closing a panel (X = [V W], Y = [W V]).
 const trailingSession = lazySession(() => ({
@@ -40,14 +20,14 @@ const trailingSession = lazySession(() => ({
     tensorInfo('Y', DOUBLE, ['m', 'nb2']),
   ],
   outputs: [tensorInfo('R', DOUBLE, ['m', 'm'])],
-}));
+}), NO_SPINNING);
 
 // Z − V·(T·(Vᵀ·Z)): applies the block reflector I − V·T·Vᵀ (compact WY form) to Z.
 const reflectorSession = lazySession(() => ({
   nodes: [op('Gemm', ['V', 'Z'], ['P'], { transA: { int: 1 } }), op('MatMul', ['T', 'P'], ['Q']), gemm('V', 'Q', 'Z', 'R')],
   inputs: [tensorInfo('Z', DOUBLE, ['m', 'k']), tensorInfo('V', DOUBLE, ['m', 'nb']), tensorInfo('T', DOUBLE, ['nb', 'nb'])],
   outputs: [tensorInfo('R', DOUBLE, ['m', 'k'])],
-}));
+}), NO_SPINNING);
 
 async function runInto(
   session: () => Promise<ort.InferenceSession>,
@@ -55,24 +35,6 @@ async function runInto(
   outputs: Record<string, ort.Tensor>,
 ): Promise<void> {
   await (await session()).run(feeds, outputs);
-}
-
-/** y ← S·v − W·(Vᵀv) − V·(Wᵀv) and a ← Vᵀv, for S s×s, v length s, V and W s×nb. */
-export async function panelStep(
-  S: Float64Array,
-  s: number,
-  v: Float64Array,
-  V: Float64Array,
-  W: Float64Array,
-  nb: number,
-  y: Float64Array,
-  a: Float64Array,
-): Promise<void> {
-  await runInto(
-    panelStepSession,
-    { S: f64(S, [s, s]), v: f64(v, [s, 1]), V: f64(V, [s, nb]), W: f64(W, [s, nb]) },
-    { y: f64(y, [s, 1]), a: f64(a, [nb, 1]) },
-  );
 }
 
 /** out ← S[nb:, nb:] − X·Yᵀ for S s×s, X and Y (s−nb)×nb2; out holds (s−nb)² values. */

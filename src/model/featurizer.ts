@@ -5,10 +5,7 @@ import { promises as fs } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { buildPreprocessModel, FEATURE_OUTPUT, featurizerModel, IMAGE_INPUT, PREPROCESS_OUTPUT, withFeatureOutput } from './graph-edit.js';
 import type { ResolvedModel } from './resolve.js';
-
 import type { Device } from './device.js';
-
-export type { Device };
 
 export interface SessionOptions {
   /** ONNX Runtime intra-op threads. */

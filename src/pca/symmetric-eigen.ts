@@ -1,9 +1,9 @@
 // Symmetric eigendecomposition for PCA: every eigenvalue (for the variance ratios and the scree
 // plot) but eigenvectors only for the top k, which is all PCA keeps.
 //
-// Pipeline (LAPACK dsyevx-like): blocked Householder tridiagonalisation with ORT float64 GEMV/GEMM
-// → all eigenvalues by implicit QL → top-k tridiagonal eigenvectors by inverse iteration → back-
-// transformation with the compact-WY block reflectors (ORT GEMM).
+// Pipeline (LAPACK dsyevx-like): blocked Householder tridiagonalisation (wasm SIMD GEMVs, ORT
+// float64 GEMMs) → all eigenvalues by implicit QL → top-k tridiagonal eigenvectors by inverse
+// iteration → back-transformation with the compact-WY block reflectors (ORT GEMM).
 //
 // Why, measured for d = 1280 on this 2-core machine: the plain-JS unblocked reduction alone took
 // 1.2 s and a JAMA-style full eig (ml-matrix) 10.4 s; block subspace iteration would need many

@@ -9,6 +9,22 @@ import type { Tridiagonal } from './tridiagonalize.js';
 
 const EPS = 2.220446049250313e-16;
 
+/**
+ * √(a² + b²) without overflow or harmful underflow. Math.hypot costs ~20 ns a call here, most of
+ * the QL sweep's time (d = 1280: 50 → 25 ms of CPU for all eigenvalues); this is the plain
+ * formula inside the safe range, scaled outside it, within an ulp or two.
+ */
+function pythag(a: number, b: number): number {
+  const x = Math.abs(a);
+  const y = Math.abs(b);
+  const big = x > y ? x : y;
+  if (big < 1e150 && big > 1e-150) return Math.sqrt(x * x + y * y);
+  if (big === 0 || big === Infinity) return big;
+  const small = x > y ? y : x;
+  const ratio = small / big;
+  return big * Math.sqrt(1 + ratio * ratio);
+}
+
 /** An unreduced diagonal block [start, end) of the tridiagonal matrix. */
 interface Block {
   start: number;
@@ -73,7 +89,7 @@ function qlEigenvalues(dd: Float64Array, ee: Float64Array, norm: number): void {
       if (m === l) break;
       if (++iter > 60) throw new Error('tridiagonal QL did not converge (60 iterations for one eigenvalue)');
       let g = (dd[l + 1] - dd[l]) / (2 * ee[l]);
-      let r = Math.hypot(g, 1);
+      let r = pythag(g, 1);
       g = dd[m] - dd[l] + ee[l] / (g + (g >= 0 ? r : -r));
       let s = 1;
       let c = 1;
@@ -83,7 +99,7 @@ function qlEigenvalues(dd: Float64Array, ee: Float64Array, norm: number): void {
       for (; i >= l; i--) {
         const f = s * ee[i];
         const b = c * ee[i];
-        r = Math.hypot(f, g);
+        r = pythag(f, g);
         ee[i + 1] = r;
         if (r === 0) {
           dd[i + 1] -= p;

@@ -4,9 +4,10 @@
 import sharp from 'sharp';
 import { assertHasImages, listImages } from '../source/listing.js';
 import { partFileName, planPartitions, writePlan, type Partition } from '../source/partition.js';
-import { checkOutputLocation, toCsv } from '../sink/dataset.js';
-import { MANIFEST, REJECTS, partSummarySchema, readJsonOrNothing, sidecarKey, writeJson, type IndexEntry } from '../sink/formats.js';
-import { FEATURES_FORMAT, configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';
+import { toCsv } from '../sink/csv.js';
+import { checkOutputLocation } from '../sink/dataset.js';
+import { FEATURES_FORMAT, MANIFEST, REJECTS, partSummarySchema, readJsonOrNothing, sidecarKey, writeJson, type IndexEntry } from '../sink/formats.js';
+import { configDifference, readFeaturesManifest, type FeaturesManifest, type JobConfig } from '../sink/manifest.js';
 import { IndexWriter } from '../sink/dataset-index.js';
 import { acquireLock, type DatasetLock } from '../sink/lock.js';
 import { rollForward, updateDataset, type VersionChange } from './update.js';
@@ -208,70 +209,7 @@ async function firstRun(opts: FeaturizeJobOptions, previous: FeaturesManifest | 
   };
   // From here on the dataset is being changed: it is not complete until _SUCCESS comes back.
   await beginWrite(output, manifest);
-
-  const metadata = featuresFooter(config, model.spec.feature.dim);
-  const modelRef = modelRefOf(model);
-
-  const results: FeaturizeResult[] = [];
-  let listed = 0;
-  let resumed = 0;
-  let resumedImages = 0; // processed by an earlier run: not part of this run's rate
-  const images = tap(listImages(input, { limit: opts.limit }), () => listed++);
-
-  // Counting runs beside the work so the progress display gets a total (and an ETA) early.
-  void (async () => {
-    let total = 0;
-    for await (const _ of listImages(input, { limit: opts.limit })) total++;
-    opts.progress.setTotal(total);
-  })().catch(() => undefined);
-
-  const isDone = async (p: Partition): Promise<FeaturizeResult | undefined> => {
-    if (!previous) return undefined;
-    const file = partFileName(p.index);
-    const summary = await readJsonOrNothing(output, sidecarKey(file), partSummarySchema);
-    if (summary?.fingerprint !== p.fingerprint || !(await output.exists(file))) return undefined;
-    const { entries: _entries, ...result } = summary;
-    return result;
-  };
-
-  let partitions = 0;
-  async function* tasks(): AsyncIterable<Task> {
-    for await (const p of planPartitions(images, opts.partitionSize)) {
-      partitions++;
-      const done = await isDone(p);
-      if (done) {
-        resumed++;
-        resumedImages += p.images.length;
-        results.push(done);
-        opts.progress.tick(p.images.length);
-        continue;
-      }
-      const task: FeaturizeTask = {
-        kind: 'featurize',
-        input: input.root,
-        output: output.root,
-        partition: p.index,
-        plan: await writePlan(output, p),
-        model: modelRef,
-        batchSize: opts.batchSize,
-        maxPixels: opts.maxPixels,
-        metadata,
-      };
-      yield task;
-    }
-  }
-
-  opts.progress.stage('featurize', undefined, 'images');
-  await opts.runner.run(tasks(), {
-    onProgress: (n) => opts.progress.tick(n),
-    onResult: (r) => {
-      if (r.kind === 'featurize') results.push(r);
-    },
-  });
-  opts.progress.stop();
-  if (resumed > 0) log.info(`resumed: ${resumed} of ${partitions} partitions were already complete`);
-
-  results.sort((a, b) => a.index - b.index);
+  const { results, listed, partitions, resumed, resumedImages } = await featurizePartitions(opts, previous, config);
   await removeStaleParts(output, partitions);
 
   const rowsPerLabel: Record<string, number> = {};
@@ -336,6 +274,82 @@ async function firstRun(opts: FeaturizeJobOptions, previous: FeaturesManifest | 
   }
   await commitWrite(output, finished);
   return summary;
+}
+
+/**
+ * Featurizes the listing's partitions in order; a partition an interrupted run finished (same
+ * fingerprint, its part there) is taken as it is. Results come back in partition order.
+ */
+async function featurizePartitions(
+  opts: FeaturizeJobOptions,
+  previous: FeaturesManifest | undefined,
+  config: JobConfig,
+): Promise<{ results: FeaturizeResult[]; listed: number; partitions: number; resumed: number; resumedImages: number }> {
+  const { input, output, model, log } = opts;
+  const metadata = featuresFooter(config, model.spec.feature.dim);
+  const modelRef = modelRefOf(model);
+
+  const results: FeaturizeResult[] = [];
+  let listed = 0;
+  let resumed = 0;
+  let resumedImages = 0; // processed by an earlier run: not part of this run's rate
+  const images = tap(listImages(input, { limit: opts.limit }), () => listed++);
+
+  // Counting runs beside the work so the progress display gets a total (and an ETA) early.
+  void (async () => {
+    let total = 0;
+    for await (const _ of listImages(input, { limit: opts.limit })) total++;
+    opts.progress.setTotal(total);
+  })().catch(() => undefined);
+
+  const isDone = async (p: Partition): Promise<FeaturizeResult | undefined> => {
+    if (!previous) return undefined;
+    const file = partFileName(p.index);
+    const summary = await readJsonOrNothing(output, sidecarKey(file), partSummarySchema);
+    if (summary?.fingerprint !== p.fingerprint || !(await output.exists(file))) return undefined;
+    const { entries: _entries, ...result } = summary;
+    return result;
+  };
+
+  let partitions = 0;
+  async function* tasks(): AsyncIterable<Task> {
+    for await (const p of planPartitions(images, opts.partitionSize)) {
+      partitions++;
+      const done = await isDone(p);
+      if (done) {
+        resumed++;
+        resumedImages += p.images.length;
+        results.push(done);
+        opts.progress.tick(p.images.length);
+        continue;
+      }
+      const task: FeaturizeTask = {
+        kind: 'featurize',
+        input: input.root,
+        output: output.root,
+        partition: p.index,
+        plan: await writePlan(output, p),
+        model: modelRef,
+        batchSize: opts.batchSize,
+        maxPixels: opts.maxPixels,
+        metadata,
+      };
+      yield task;
+    }
+  }
+
+  opts.progress.stage('featurize', undefined, 'images');
+  await opts.runner.run(tasks(), {
+    onProgress: (n) => opts.progress.tick(n),
+    onResult: (r) => {
+      if (r.kind === 'featurize') results.push(r);
+    },
+  });
+  opts.progress.stop();
+  if (resumed > 0) log.info(`resumed: ${resumed} of ${partitions} partitions were already complete`);
+
+  results.sort((a, b) => a.index - b.index);
+  return { results, listed, partitions, resumed, resumedImages };
 }
 
 /**

@@ -39,7 +39,6 @@ const STATS_INFO = '_stats.json';
 const FIT_INFO = '_fit.json';
 /** Statistics of each features part, kept across updates: a part is never counted twice. */
 const PART_STATS_DIR = '_stats/parts';
-export { REDUCED_FORMAT };
 
 export interface StageOptions {
   runner: Runner;

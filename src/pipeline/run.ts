@@ -14,7 +14,6 @@ import type { ComponentSelection, ScaleMode } from '../pca/index.js';
 import type { Store } from '../storage/store.js';
 import { SOFTWARE } from '../version.js';
 
-export { RUN_FORMAT, RUN_MANIFEST };
 export const LAYOUT = { features: 'features', pca: 'pca', reduced: 'reduced', csv: 'reduced-csv', report: 'report.html' } as const;
 
 export interface RunJobOptions extends Omit<FeaturizeJobOptions, 'output'> {
@@ -63,7 +62,8 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
     formatVersion: 1,
     runId,
     software: SOFTWARE,
-    createdAt: previous?.createdAt ?? new Date().toISOString(),
+    // The time of this run id: a resumed run keeps it, a new run (a rerun of a complete one) has its own.
+    createdAt: previous?.runId === runId && previous.createdAt ? previous.createdAt : new Date().toISOString(),
     input: opts.input.root,
     layout: LAYOUT,
     pca: { scale: opts.scale, components: opts.components },

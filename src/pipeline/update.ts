@@ -29,7 +29,7 @@ import {
   type IndexChunk,
   type IndexEntry,
 } from '../sink/formats.js';
-import { toCsv } from '../sink/dataset.js';
+import { toCsv } from '../sink/csv.js';
 import { IndexWriter, compareKeys, readIndex, removeUnusedChunks } from '../sink/dataset-index.js';
 import type { FeaturesManifest } from '../sink/manifest.js';
 import type { DatasetLock } from '../sink/lock.js';

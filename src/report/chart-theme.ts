@@ -6,6 +6,8 @@ export const CHART_COLORS = {
   /** Marks what went wrong or what was chosen (k, a misclassification). */
   mark: '#dc2626',
   target: '#059669',
+  /** A second series drawn against the accent one (the batch against the reference). */
+  contrast: '#f97316',
 } as const;
 
 export const CHART_CONFIG = {

@@ -15,7 +15,6 @@ export type ChartSpecs = Record<ChartId, object>;
 export const MAX_LEGEND_LABELS = 20;
 
 const { accent: ACCENT, muted: MUTED, mark: MARK, target: TARGET } = CHART_COLORS;
-const CONFIG = CHART_CONFIG;
 
 export interface CompiledCharts {
   specs: ChartSpecs;
@@ -25,8 +24,7 @@ export interface CompiledCharts {
 
 export function buildChartSpecs(report: RunReport): CompiledCharts {
   const warnings: string[] = [];
-  const logger = new CollectingLogger(warnings);
-  const build = (spec: TopLevelSpec): object => compile({ ...spec, config: CONFIG }, { logger }).spec;
+  const build = chartCompiler(warnings);
   return {
     specs: {
       scree: build(screeSpec(report)),
@@ -251,7 +249,13 @@ function scatterSpec(report: RunReport): TopLevelSpec {
 }
 
 /** Vega's logger interface, collecting warnings instead of printing them mid-run. */
-export class CollectingLogger {
+/** Compiles the reports' Vega-Lite specs with the one chart theme; compile warnings go to `warnings`. */
+export function chartCompiler(warnings: string[]): (spec: TopLevelSpec) => object {
+  const logger = new CollectingLogger(warnings);
+  return (spec) => compile({ ...spec, config: CHART_CONFIG } as TopLevelSpec, { logger }).spec;
+}
+
+class CollectingLogger {
   private lvl = 2;
   constructor(private readonly warnings: string[]) {}
   level(l?: number): number | this {

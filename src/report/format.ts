@@ -1,5 +1,6 @@
-// Number formatting for the report's text, in one place so the header, tables and chart labels
-// agree. Fixed locale: a report must read the same wherever it is rendered.
+// Number formatting for the reports' text, in one place so the header, tables and chart labels
+// agree, and for the commands' terminal summaries. Fixed locale: a report must read the same
+// wherever it is rendered.
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const decimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
@@ -10,6 +11,11 @@ export function formatCount(n: number): string {
 
 export function formatPercent(ratio: number): string {
   return `${(ratio * 100).toFixed(ratio >= 0.1 ? 1 : 2)}%`;
+}
+
+/** A ratio as a percentage with a fixed number of decimals, for terminal lines ("97.14 %"). */
+export function percentText(ratio: number, digits = 2): string {
+  return `${(ratio * 100).toFixed(digits)} %`;
 }
 
 /** Seconds with a precision that suits their size; minutes past 100 s. */

@@ -16,8 +16,6 @@ export const REPORT_LIMITS = {
 } as const;
 
 export const REPORT_STAGES = ['featurize', 'statistics', 'fit', 'transform'] as const;
-export type ReportStage = (typeof REPORT_STAGES)[number];
-
 
 const count = z.int().nonnegative();
 const seconds = z.number().nonnegative();

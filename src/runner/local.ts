@@ -5,7 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Device } from '../model/featurizer.js';
+import type { Device } from '../model/device.js';
 import { describeTask } from '../tasks/describe.js';
 import type { ModelRef, Task, TaskResult } from '../tasks/index.js';
 import { TaskFailedError, type RunHandlers, type Runner } from './runner.js';

@@ -27,5 +27,3 @@ export class TaskFailedError extends Error {
     this.name = 'TaskFailedError';
   }
 }
-
-export { isRetryable } from '../util/errors.js';

@@ -3,8 +3,8 @@
 import sharp from 'sharp';
 import { createTaskContext } from '../tasks/context.js';
 import { runTask, type ModelRef, type Task } from '../tasks/index.js';
-import type { Device } from '../model/featurizer.js';
-import { isRetryable } from './runner.js';
+import type { Device } from '../model/device.js';
+import { isRetryable } from '../util/errors.js';
 
 type Inbound = { type: 'task'; id: number; task: Task } | { type: 'warm'; model: ModelRef };
 

@@ -7,7 +7,6 @@ import type { ServerMetrics } from './metrics.js';
 import type { ServeOptions } from './options.js';
 import type { ServedBundle } from './served-bundle.js';
 
-export type { ClassifyJob } from './classify-batcher.js';
 
 export interface ServeContext {
   /** The bundle now served: read `served.current` (or `take()` it for a request) every time. */

@@ -1,8 +1,7 @@
 // The settings of `fruits serve`, from flags and environment variables, checked at the edge.
 // Kept apart from the server so that the CLI can describe them without loading Fastify.
-import os from 'node:os';
 import { z } from 'zod';
-import { flag, optionalFlag, parseFlag, UsageError } from '../util/flags.js';
+import { flag, optionalFlag, parseFlag, threadsFlag, UsageError } from '../util/flags.js';
 
 /** The feature log's flush defaults (kept here: the CLI's help reads them without loading the log). */
 export const FEATURE_LOG_DEFAULTS = { flushRows: 1000, flushSeconds: 60 };
@@ -89,16 +88,16 @@ function watchIntervalOf(v: unknown): number | undefined {
 
 /** Flags first, then environment variables (PORT, HOST, FRUITS_CORS_ORIGINS, FRUITS_RATE_LIMIT, FRUITS_TRUST_PROXY). */
 export function serveOptionsOf(o: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): ServeOptions {
-  const port = parseFlag(flag.nonNegativeInt.pipe(z.number().max(65535)), o.port ?? env.PORT ?? String(SERVE_DEFAULTS.port), o.port ? '--port' : 'PORT');
+  const port = parseFlag(flag.port, o.port ?? env.PORT ?? String(SERVE_DEFAULTS.port), o.port ? '--port' : 'PORT');
   const host = String(o.host ?? env.HOST ?? SERVE_DEFAULTS.host);
   if (!/^[\w.:-]+$/.test(host)) throw new UsageError(`--host: invalid value '${host}' (expected an address or host name)`);
-  const maxWaitMs = parseFlag(flag.nonNegativeInt.pipe(z.number().max(1000)), o.maxWaitMs ?? String(SERVE_DEFAULTS.maxWaitMs), '--max-wait-ms');
+  const maxWaitMs = parseFlag(flag.maxWaitMs, o.maxWaitMs ?? String(SERVE_DEFAULTS.maxWaitMs), '--max-wait-ms');
   const decodeSize = parseFlag(z.enum(['native', 'model']), o.decodeSize ?? 'native', '--decode-size');
   return {
     port,
     host,
-    threads: optionalFlag(flag.positiveInt, o.threads, '--threads') ?? os.availableParallelism(),
-    maxBatch: parseFlag(flag.positiveInt.pipe(z.number().max(256)), o.maxBatch ?? String(SERVE_DEFAULTS.maxBatch), '--max-batch'),
+    threads: threadsFlag(o.threads),
+    maxBatch: parseFlag(flag.maxBatch, o.maxBatch ?? String(SERVE_DEFAULTS.maxBatch), '--max-batch'),
     maxWaitMs,
     maxQueue: parseFlag(flag.positiveInt, o.maxQueue ?? String(SERVE_DEFAULTS.maxQueue), '--max-queue'),
     maxBodyBytes: parseFlag(flag.positiveInt, o.maxBody ?? String(SERVE_DEFAULTS.maxBodyBytes), '--max-body'),

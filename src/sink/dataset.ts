@@ -1,11 +1,8 @@
-// The layout of a Spark-style dataset folder and the files beside its parts. Names starting with
-// '_' are ignored by Spark's and pyarrow's dataset readers, so a reader pointed at the folder
-// sees only the part files.
+// Where a dataset may be read from or written to: an empty location, a previous output of the
+// same format, or one clear refusal (a typo never deletes a user's data).
 import type { Store } from '../storage/store.js';
 import { UserError } from '../util/errors.js';
 import { LOCK, MANIFEST, anyManifestSchema, readJsonOrNothing } from './formats.js';
-
-export { MANIFEST, PARTS_DIR, REJECTS, SUCCESS, readJson, sidecarKey, writeJson } from './formats.js';
 
 /** True when nothing is stored under the location (missing counts as empty). */
 export async function isEmpty(store: Store): Promise<boolean> {
@@ -20,16 +17,6 @@ export async function isEmpty(store: Store): Promise<boolean> {
  */
 export async function noDatasetError(store: Store, why: string): Promise<UserError> {
   return new UserError(`${store.root}: ${(await isEmpty(store)) ? 'nothing there (no such folder, or it is empty)' : why}`);
-}
-
-function csvField(value: string): string {
-  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
-export function toCsv(header: string[], rows: (string | number)[][]): string {
-  const lines = [header.join(',')];
-  for (const r of rows) lines.push(r.map((v) => csvField(String(v))).join(','));
-  return `${lines.join('\n')}\n`;
 }
 
 /**

@@ -7,7 +7,6 @@ import type { Store } from '../storage/store.js';
 import { UserError } from '../util/errors.js';
 import { FEATURES_FORMAT, MANIFEST, indexChunkSchema, pendingSchema, readJson, versionSchema } from './formats.js';
 
-export { FEATURES_FORMAT } from './formats.js';
 
 const partitionEntry = z.object({
   index: z.number().int().nonnegative(),

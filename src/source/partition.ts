@@ -42,7 +42,6 @@ export async function* planPartitions(images: AsyncIterable<ImageRef>, size: num
   if (batch.length > 0) yield { index, images: batch, fingerprint: fingerprintOf(batch) };
 }
 
-export { PLAN_DIR };
 
 export function planKey(index: number): string {
   return `${PLAN_DIR}/${partFileName(index, 'json')}`;

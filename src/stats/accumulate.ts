@@ -23,8 +23,8 @@ export class NonFiniteFeatureError extends UserError {
 /** Maps a global row index to a human label, e.g. the image path. */
 export type RowNamer = (rowIndex: number) => string;
 
-// ~16 MiB of float32 per ORT call: large enough for GEMM efficiency, small enough to keep
-// memory flat whatever n is.
+// ~16 MiB of float32 per batch (and its 32 MiB float64 transposed copy for the GEMMs): large
+// enough for GEMM efficiency, small enough to keep memory flat whatever n is.
 const BATCH_ELEMENTS = 1 << 22;
 
 export interface RowsOptions {
@@ -50,39 +50,38 @@ export async function statsOfRows(rows: Float32Array, n: number, dim: number, op
   if (n === 0) return out;
   const batchRows = opts.batchRows ?? Math.max(1, Math.floor(BATCH_ELEMENTS / dim));
   if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`batchRows must be a positive integer, got ${batchRows}`);
-  const batchCount = Math.ceil(n / batchRows);
 
-  // Pass 1 (cheap, JS): validate every row, min/max, per-batch sums. Nothing is merged before the
+  // Pass 1 (cheap, JS): validate every row, min/max, sums. Nothing is merged before the
   // whole input is known to be finite, so a bad row leaves the caller's statistics untouched.
-  const sums = new Float64Array(batchCount * dim);
+  // The row's check is one running sum of v − v (NaN as soon as a value is NaN or ±Inf) and min/max
+  // are selects, not branches: ~1.6× faster than testing each value (20,000 × 1280: 125 → 78 ms).
+  const sums = new Float64Array(dim);
   const { min, max } = out;
   for (let i = 0; i < n; i++) {
     const base = i * dim;
-    const sumBase = Math.floor(i / batchRows) * dim;
+    let bad = 0;
     for (let j = 0; j < dim; j++) {
       const v = rows[base + j];
-      if (v - v !== 0) {
-        const rowIndex = firstRowIndex + i;
-        throw new NonFiniteFeatureError(rowIndex, rowName?.(rowIndex), j, v);
-      }
-      sums[sumBase + j] += v;
-      if (v < min[j]) min[j] = v;
-      if (v > max[j]) max[j] = v;
+      bad += v - v;
+      sums[j] += v;
+      const lo = min[j];
+      min[j] = v < lo ? v : lo;
+      const hi = max[j];
+      max[j] = v > hi ? v : hi;
+    }
+    if (bad !== 0) {
+      let j = 0;
+      while (rows[base + j] - rows[base + j] === 0) j++;
+      const rowIndex = firstRowIndex + i;
+      throw new NonFiniteFeatureError(rowIndex, rowName?.(rowIndex), j, rows[base + j]);
     }
   }
 
-  // Pass 2 (ORT, float64): centred cross-product per batch, merged with Chan's update.
-  const batch = createStats(dim);
-  for (let b = 0; b < batchCount; b++) {
-    const start = b * batchRows;
-    const count = Math.min(batchRows, n - start);
-    for (let j = 0; j < dim; j++) batch.mean[j] = sums[b * dim + j] / count;
-    batch.count = count;
-    batch.min.set(min);
-    batch.max.set(max);
-    await centredCrossProduct(rows.subarray(start * dim, (start + count) * dim), count, dim, batch.mean, batch.m2);
-    mergeInto(out, batch);
-  }
+  // Pass 2 (float64): the cross-product centred on the mean of all n rows — the exact two-pass
+  // algorithm, no merge between batches: they add up inside the GEMMs.
+  for (let j = 0; j < dim; j++) out.mean[j] = sums[j] / n;
+  await centredCrossProduct(rows, n, dim, out.mean, out.m2, batchRows);
+  out.count = n;
   return out;
 }
 

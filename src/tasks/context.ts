@@ -2,7 +2,8 @@
 // worker process (one ONNX Runtime session per worker, created once), and a progress callback.
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
-import { Featurizer, type Device } from '../model/featurizer.js';
+import type { Device } from '../model/device.js';
+import { Featurizer } from '../model/featurizer.js';
 import { locateModel, type ModelRef } from '../model/resolve.js';
 
 export type { ModelRef };

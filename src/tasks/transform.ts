@@ -3,7 +3,8 @@
 import { checkCompatible, parsePcaModel, project, type PcaModel } from '../pca/index.js';
 import { encodeFeatures } from '../sink/parquet.js';
 import { readPart } from '../sink/read-dataset.js';
-import { sidecarKey, toCsv, writeJson } from '../sink/dataset.js';
+import { toCsv } from '../sink/csv.js';
+import { sidecarKey, writeJson } from '../sink/formats.js';
 import { sha256Hex } from '../util/hash.js';
 import type { TaskContext } from './context.js';
 

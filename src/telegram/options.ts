@@ -1,9 +1,8 @@
 // The settings of `fruits telegram`, from flags and the environment, checked at the edge. The
 // bot token and the webhook secret come only from the environment and never appear in a message:
 // a bad one is described, not quoted.
-import os from 'node:os';
 import { z } from 'zod';
-import { flag, optionalFlag, parseFlag, UsageError } from '../util/flags.js';
+import { flag, optionalFlag, parseFlag, threadsFlag, UsageError } from '../util/flags.js';
 import { SERVE_DEFAULTS } from '../serve/options.js';
 
 export const TELEGRAM_DEFAULTS = {
@@ -68,7 +67,6 @@ const SECRET = /^[A-Za-z0-9_-]{16,256}$/;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const hostFlag = z.string().trim().regex(/^[\w.:-]+$/, 'an address or host name');
-const portFlag = flag.nonNegativeInt.pipe(z.number().max(65535, 'a port from 0 to 65535'));
 
 function tokenOf(env: NodeJS.ProcessEnv): string {
   const token = env[ENV.token]?.trim();
@@ -114,13 +112,13 @@ function webhookOf(o: Record<string, unknown>, env: NodeJS.ProcessEnv): WebhookO
     url,
     secret,
     host: parseFlag(hostFlag, o.host ?? TELEGRAM_DEFAULTS.host, '--host'),
-    port: parseFlag(portFlag, o.port ?? String(TELEGRAM_DEFAULTS.port), '--port'),
+    port: parseFlag(flag.port, o.port ?? String(TELEGRAM_DEFAULTS.port), '--port'),
   };
 }
 
 /** Flags first, then the environment (the token, the webhook secret and the API root only there). */
 export function telegramOptionsOf(o: Record<string, unknown>, env: NodeJS.ProcessEnv): TelegramOptions {
-  const metricsPort = optionalFlag(portFlag, o.metricsPort, '--metrics-port');
+  const metricsPort = optionalFlag(flag.port, o.metricsPort, '--metrics-port');
   if (o.metricsHost !== undefined && metricsPort === undefined) throw new UsageError('--metrics-host needs --metrics-port');
   return {
     token: tokenOf(env),
@@ -128,9 +126,9 @@ export function telegramOptionsOf(o: Record<string, unknown>, env: NodeJS.Proces
     webhook: webhookOf(o, env),
     metrics: metricsPort === undefined ? undefined : { port: metricsPort, host: parseFlag(hostFlag, o.metricsHost ?? TELEGRAM_DEFAULTS.metricsHost, '--metrics-host') },
     model: o.model as string | undefined,
-    threads: optionalFlag(flag.positiveInt, o.threads, '--threads') ?? os.availableParallelism(),
-    maxBatch: parseFlag(flag.positiveInt.pipe(z.number().max(256)), o.maxBatch ?? String(TELEGRAM_DEFAULTS.maxBatch), '--max-batch'),
-    maxWaitMs: parseFlag(flag.nonNegativeInt.pipe(z.number().max(1000)), o.maxWaitMs ?? String(TELEGRAM_DEFAULTS.maxWaitMs), '--max-wait-ms'),
+    threads: threadsFlag(o.threads),
+    maxBatch: parseFlag(flag.maxBatch, o.maxBatch ?? String(TELEGRAM_DEFAULTS.maxBatch), '--max-batch'),
+    maxWaitMs: parseFlag(flag.maxWaitMs, o.maxWaitMs ?? String(TELEGRAM_DEFAULTS.maxWaitMs), '--max-wait-ms'),
     maxQueue: parseFlag(flag.positiveInt, o.maxQueue ?? String(TELEGRAM_DEFAULTS.maxQueue), '--max-queue'),
     maxFileBytes: parseFlag(flag.positiveInt, o.maxFileSize ?? String(TELEGRAM_DEFAULTS.maxFileBytes), '--max-file-size'),
     maxPixels: parseFlag(flag.positiveInt, o.maxPixels ?? String(TELEGRAM_DEFAULTS.maxPixels), '--max-pixels'),

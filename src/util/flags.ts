@@ -2,6 +2,7 @@
 // becomes a single clear line naming the flag (a usage error, exit 2). Used by the CLI and by the
 // settings modules of the long-running services (serve, telegram), which the CLI describes
 // without loading them.
+import os from 'node:os';
 import { z } from 'zod';
 import { DEVICES } from '../model/device.js';
 import { UserError } from './errors.js';
@@ -23,6 +24,11 @@ export const flag = {
   inputSize: intFlag(32, 1024),
   ratio: z.string().trim().regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'a number from 0 to 1').transform(Number),
   device: z.enum(DEVICES),
+  port: intFlag(0, 65535),
+  /** Images per inference call of a service's micro-batcher (serve, telegram). */
+  maxBatch: intFlag(1, 256),
+  /** How long the first image of a micro-batch waits for others. */
+  maxWaitMs: intFlag(0, 1000),
 };
 
 /** Parses one flag value; `name` is the flag as the user typed it, for the message. */
@@ -30,6 +36,11 @@ export function parseFlag<T>(schema: z.ZodType<T, any>, value: unknown, name: st
   const r = schema.safeParse(value);
   if (!r.success) throw new UsageError(`${name}: invalid value '${String(value)}' (expected ${r.error.issues[0]?.message ?? 'a valid value'})`);
   return r.data;
+}
+
+/** ONNX Runtime threads of a command that runs one model in its own process: all cores unless --threads. */
+export function threadsFlag(value: unknown): number {
+  return optionalFlag(flag.positiveInt, value, '--threads') ?? os.availableParallelism();
 }
 
 export function optionalFlag<T>(schema: z.ZodType<T, any>, value: unknown, name: string): T | undefined {

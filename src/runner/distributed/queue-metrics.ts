@@ -6,8 +6,9 @@ import { UserError, errorMessage } from '../../util/errors.js';
 import type { Logger } from '../../util/logger.js';
 import { QUEUE } from './jobs.js';
 import { connectRedis } from './redis-connection.js';
-
-export const METRIC_NAMES = { queueDepth: 'QueueDepth', activeJobs: 'ActiveJobs' } as const;
+// A JSON file, not a constant here: the deploy/ stack (which cannot import src/) reads the same file
+// for the alarms it scales the workers on.
+import METRIC_NAMES from './metric-names.json' with { type: 'json' };
 
 export interface QueueCounts {
   /** Jobs a worker could start now or soon: waiting, prioritized, and retries waiting out their backoff. */
