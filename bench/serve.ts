@@ -23,7 +23,7 @@ const CONCURRENCY = Number(process.env.BENCH_SERVE_CLIENTS ?? 16);
 // one well below capacity, one near it.
 const OPEN_RATES = (process.env.BENCH_SERVE_RATES ?? '40,120').split(',').map(Number);
 
-async function listJpegs(dir: string): Promise<string[]> {
+export async function listJpegs(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await fs.readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
@@ -54,13 +54,13 @@ async function benchBundle(): Promise<string> {
   return bundle;
 }
 
-interface Server {
+export interface Server {
   child: ChildProcess;
   url: string;
   stop(): Promise<void>;
 }
 
-async function startServe(bundle: string, extra: string[]): Promise<Server> {
+export async function startServe(bundle: string, extra: string[]): Promise<Server> {
   const child = spawn(process.execPath, [cli, 'serve', bundle, '--port', '0', ...extra], {
     env: { ...process.env, FRUITS_MODEL_DIR: modelDir },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -93,7 +93,7 @@ async function startServe(bundle: string, extra: string[]): Promise<Server> {
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far, from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
+export async function cpuSeconds(pid: number): Promise<number> {
   const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -8,6 +8,9 @@ import path from 'node:path';
 import { featurize, runCli, show } from './helpers/cli.js';
 import { createHash } from 'node:crypto';
 import { miniTestDir, repoRoot, sharedDir } from './helpers/paths.js';
+import type { BundleContents } from '../src/classify/bundle.js';
+import { MOBILENET_V2_SHARED } from '../src/model/registry.js';
+import { gaussian, mulberry32 } from './helpers/random.js';
 
 export const miniTrainingDir = path.join(sharedDir, 'data', 'fruits360-mini', 'Training');
 // One folder per checkout: two checkouts testing at once must not finish each other's datasets.
@@ -88,4 +91,34 @@ export async function trainBundle(dataset: string, bundle: string, extra: string
   const r = await runCli(['train', dataset, bundle, '--json', '--quiet', ...extra]);
   if (r.code !== 0) throw new Error(`fruits train failed:\n${show(r)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+}
+
+/** A small logistic-regression bundle on the shared network's features (3 classes, random weights), for format tests. */
+export function tinyContents(overrides: Partial<BundleContents> = {}): BundleContents {
+  const dim = MOBILENET_V2_SHARED.feature.dim;
+  const classes = 3;
+  const rand = mulberry32(5);
+  const weights = Float32Array.from({ length: classes * dim }, () => gaussian(rand) * 0.05);
+  return {
+    featurizer: { id: MOBILENET_V2_SHARED.id, sha256: MOBILENET_V2_SHARED.sha256!, spec: MOBILENET_V2_SHARED },
+    standardizer: { mode: 'per-feature', mean: new Float64Array(dim).fill(0.5), scale: new Float64Array(dim).fill(2) },
+    classifier: { kind: 'logreg', classes, dim, weights, bias: Float32Array.from([0.1, -0.2, 0.3]), l2: 1e-4 },
+    labels: ['Apple <b>Red</b>', 'Banana', 'Pêche "plate"'],
+    training: {
+      dataset: '/data/features',
+      datasetKind: 'features',
+      rows: 30,
+      classes,
+      featureDim: dim,
+      inputDim: dim,
+      pca: null,
+      l2: { chosen: 1e-4 },
+      knnK: null,
+      heldOut: null,
+      train: { rows: 30, top1: 1, top5: 1, loss: 0.01 },
+      optimizer: { iterations: 10, evaluations: 11, stop: 'value' },
+      seconds: { load: 0, pca: 0, fit: 0, total: 0 },
+    },
+    ...overrides,
+  };
 }

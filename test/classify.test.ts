@@ -6,7 +6,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BundleError, readBundle, writeBundle, type BundleContents } from '../src/classify/bundle.js';
+import { BundleError, readBundle, writeBundle } from '../src/classify/bundle.js';
 import { classifierScores, rankOf, topClasses } from '../src/classify/classifier.js';
 import type { FeatureSpace, LabelledRows } from '../src/classify/dataset.js';
 import { evaluateBundle } from '../src/classify/evaluate.js';
@@ -20,12 +20,9 @@ import { fitStandardizer, standardize } from '../src/classify/standardize.js';
 import { holdoutSplit } from '../src/classify/train.js';
 import { MOBILENET_V2_SHARED, MOBILENET_V2_ZOO } from '../src/model/registry.js';
 import { MicroBatcher, QueueFullError } from '../src/serve/batcher.js';
-import { mulberry32 } from './helpers/random.js';
+import { gaussian, mulberry32 } from './helpers/random.js';
+import { tinyContents } from './classify-fixtures.js';
 
-
-function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
 
 /** n rows in `classes` Gaussian blobs of dimension dim (centres 3σ apart on random axes). */
 function blobs(n: number, dim: number, classes: number, seed = 1): { x: Float32Array; y: Int32Array } {
@@ -196,35 +193,6 @@ describe('training helpers', () => {
 // --------------------------------------------------------------- bundles
 
 const SHA_A = MOBILENET_V2_SHARED.sha256!;
-
-function tinyContents(overrides: Partial<BundleContents> = {}): BundleContents {
-  const dim = MOBILENET_V2_SHARED.feature.dim;
-  const classes = 3;
-  const rand = mulberry32(5);
-  const weights = Float32Array.from({ length: classes * dim }, () => gaussian(rand) * 0.05);
-  return {
-    featurizer: { id: MOBILENET_V2_SHARED.id, sha256: SHA_A, spec: MOBILENET_V2_SHARED },
-    standardizer: { mode: 'per-feature', mean: new Float64Array(dim).fill(0.5), scale: new Float64Array(dim).fill(2) },
-    classifier: { kind: 'logreg', classes, dim, weights, bias: Float32Array.from([0.1, -0.2, 0.3]), l2: 1e-4 },
-    labels: ['Apple <b>Red</b>', 'Banana', 'Pêche "plate"'],
-    training: {
-      dataset: '/data/features',
-      datasetKind: 'features',
-      rows: 30,
-      classes,
-      featureDim: dim,
-      inputDim: dim,
-      pca: null,
-      l2: { chosen: 1e-4 },
-      knnK: null,
-      heldOut: null,
-      train: { rows: 30, top1: 1, top5: 1, loss: 0.01 },
-      optimizer: { iterations: 10, evaluations: 11, stop: 'value' },
-      seconds: { load: 0, pca: 0, fit: 0, total: 0 },
-    },
-    ...overrides,
-  };
-}
 
 function rowsOf(n: number, dim: number, seed: number): Float32Array {
   const rand = mulberry32(seed);

@@ -53,7 +53,8 @@ describe('novelty and drift', () => {
   test('the bundle carries novelty data; an old one (none) still loads', async () => {
     const b = await readBundle(bundle);
     assert.ok(b.novelty, 'novelty data');
-    assert.equal(b.manifest.novelty?.version, 1);
+    assert.equal(b.manifest.novelty?.version, 2);
+    assert.ok(b.novelty.classWhiten, 'one covariance per class');
     assert.ok(b.novelty.threshold > 0);
     // The threshold flags about the target share of the held-out rows it was set on.
     assert.ok(b.novelty.calibration.heldOutRate <= 0.05, `held-out rate ${b.novelty.calibration.heldOutRate}`);

@@ -15,7 +15,7 @@ import { SOFTWARE } from '../version.js';
 import type { Bundle, BundleContents, BundleManifest } from './bundle.js';
 import type { KnnModel } from './knn.js';
 import type { LogRegModel } from './logreg.js';
-import type { NoveltyModel } from './novelty.js';
+import { packedSize, type NoveltyModel } from './novelty.js';
 import { resolveBundleModel } from './model-file.js';
 import { quantizeWeightsInt8 } from './quantize.js';
 
@@ -170,23 +170,15 @@ function knnHead(a: Affine, m: KnnModel): Head {
 
 /**
  * The bundle's novelty score as novelty.ts computes it, from the same features and the top
- * probability: min over classes of ‖L⁻¹·(u − mean)·Pᵀ − m_c‖ / √k, scaled, plus the doubt.
+ * probability: min over classes of ‖L_c⁻¹·(u − mean)·Pᵀ − m_c‖ / √k, scaled, plus the doubt
+ * (version 1 data: one L⁻¹ for all classes).
  */
 function noveltyHead(m: NoveltyModel): Head {
-  const { k, classes, inputDim: D } = m;
+  const { k, inputDim: D } = m;
   const n = (name: string) => h(`novelty_${name}`);
   const componentsT = new Float32Array(D * k);
   for (let j = 0; j < k; j++) for (let d = 0; d < D; d++) componentsT[d * k + j] = m.components[j * D + d];
-  const whitenT = new Float32Array(k * k);
-  for (let r = 0; r < k; r++) for (let c = 0; c < k; c++) whitenT[c * k + r] = m.whiten[r * k + c];
-  const meansT = new Float32Array(k * classes);
-  const meanSq = new Float32Array(classes);
-  for (let c = 0; c < classes; c++) {
-    for (let j = 0; j < k; j++) {
-      meansT[j * classes + c] = m.classMeans[c * k + j];
-      meanSq[c] += m.classMeans[c * k + j] ** 2;
-    }
-  }
+  const distance = m.classWhiten && m.classCentres ? ownClassDistanceNodes(m, n) : pooledDistanceNodes(m, n);
   return {
     nodes: [
       op('ReduceL2', [FEATURE_OUTPUT], [n('norm')], { axes: { ints: [1] }, keepdims: { int: 1 } }),
@@ -194,12 +186,7 @@ function noveltyHead(m: NoveltyModel): Head {
       op('Div', [FEATURE_OUTPUT, n('safe_norm')], [n('unit')]),
       op('Sub', [n('unit'), n('mean')], [n('centred')]),
       op('MatMul', [n('centred'), n('components_t')], [n('z')]),
-      op('MatMul', [n('z'), n('whiten_t')], [n('w')]),
-      op('ReduceSumSquare', [n('w')], [n('w_sq')], { axes: { ints: [1] }, keepdims: { int: 1 } }),
-      op('MatMul', [n('w'), n('means_t')], [n('w_dot_m')]),
-      op('Mul', [n('w_dot_m'), n('minus_two')], [n('cross')]),
-      op('Add', [n('w_sq'), n('cross')], [n('partial')]),
-      op('Add', [n('partial'), n('mean_sq')], [n('d2')]),
+      ...distance.nodes,
       op('ReduceMin', [n('d2')], [n('d2_min')], { axes: { ints: [1] }, keepdims: { int: 0 } }),
       op('Max', [n('d2_min'), n('zero')], [n('d2_safe')]),
       op('Sqrt', [n('d2_safe')], [n('root')]),
@@ -213,14 +200,67 @@ function noveltyHead(m: NoveltyModel): Head {
       floatInitializer(n('tiny'), Float32Array.of(1e-30), []),
       floatInitializer(n('mean'), m.mean, [D]),
       floatInitializer(n('components_t'), componentsT, [D, k]),
-      floatInitializer(n('whiten_t'), whitenT, [k, k]),
-      floatInitializer(n('means_t'), meansT, [k, classes]),
-      floatInitializer(n('mean_sq'), meanSq, [classes]),
-      floatInitializer(n('minus_two'), Float32Array.of(-2), []),
+      ...distance.initializers,
       floatInitializer(n('zero'), Float32Array.of(0), []),
       floatInitializer(n('distance_factor'), Float32Array.of(1 / (Math.sqrt(k) * m.distanceScale)), []),
       floatInitializer(n('one'), Float32Array.of(1), []),
       floatInitializer(n('weight'), Float32Array.of(m.confidenceWeight), []),
+    ],
+  };
+}
+
+/** z → d2 [N, classes] with one whitening: ‖w‖² − 2·w·m_c + ‖m_c‖², w = z·L⁻ᵀ. */
+function pooledDistanceNodes(m: NoveltyModel, n: (name: string) => string): Head {
+  const { k, classes } = m;
+  const whitenT = new Float32Array(k * k);
+  for (let r = 0; r < k; r++) for (let c = 0; c < k; c++) whitenT[c * k + r] = m.whiten[r * k + c];
+  const meansT = new Float32Array(k * classes);
+  const meanSq = new Float32Array(classes);
+  for (let c = 0; c < classes; c++) {
+    for (let j = 0; j < k; j++) {
+      meansT[j * classes + c] = m.classMeans[c * k + j];
+      meanSq[c] += m.classMeans[c * k + j] ** 2;
+    }
+  }
+  return {
+    nodes: [
+      op('MatMul', [n('z'), n('whiten_t')], [n('w')]),
+      op('ReduceSumSquare', [n('w')], [n('w_sq')], { axes: { ints: [1] }, keepdims: { int: 1 } }),
+      op('MatMul', [n('w'), n('means_t')], [n('w_dot_m')]),
+      op('Mul', [n('w_dot_m'), n('minus_two')], [n('cross')]),
+      op('Add', [n('w_sq'), n('cross')], [n('partial')]),
+      op('Add', [n('partial'), n('mean_sq')], [n('d2')]),
+    ],
+    initializers: [
+      floatInitializer(n('whiten_t'), whitenT, [k, k]),
+      floatInitializer(n('means_t'), meansT, [k, classes]),
+      floatInitializer(n('mean_sq'), meanSq, [classes]),
+      floatInitializer(n('minus_two'), Float32Array.of(-2), []),
+    ],
+  };
+}
+
+/** z → d2 [N, classes] with a whitening per class: one MatMul into classes × k columns, then ‖·‖² per class. */
+function ownClassDistanceNodes(m: NoveltyModel, n: (name: string) => string): Head {
+  const { k, classes } = m;
+  const factors = m.classWhiten!;
+  const size = packedSize(k);
+  // Column c·k + r holds row r of L_c⁻¹.
+  const whitenT = new Float32Array(k * classes * k);
+  for (let c = 0; c < classes; c++) {
+    for (let r = 0, p = c * size; r < k; r++) for (let q = 0; q <= r; q++) whitenT[q * classes * k + c * k + r] = factors[p++];
+  }
+  return {
+    nodes: [
+      op('MatMul', [n('z'), n('class_whiten_t')], [n('w_all')]),
+      op('Sub', [n('w_all'), n('class_centres')], [n('diff')]),
+      op('Reshape', [n('diff'), n('per_class_shape')], [n('diff_3d')]),
+      op('ReduceSumSquare', [n('diff_3d')], [n('d2')], { axes: { ints: [2] }, keepdims: { int: 0 } }),
+    ],
+    initializers: [
+      floatInitializer(n('class_whiten_t'), whitenT, [k, classes * k]),
+      floatInitializer(n('class_centres'), m.classCentres!, [classes * k]),
+      int64Initializer(n('per_class_shape'), [-1, classes, k]),
     ],
   };
 }
