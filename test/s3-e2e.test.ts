@@ -281,7 +281,7 @@ describe('fruits on S3, end to end', () => {
     assert.equal(proxy.stats.partUploads, large.reduce((n, [, size]) => n + partsOf(size), 0), 'in parts of 5 MiB');
     // The parts were put together in order: the same model as the run's.
     assert.ok((await s3(REFIT).read('model.json')).equals(await s3(RUN1).read('pca/model.json')), 'refit model equals the run model');
-    // A features part of 1,024 images is ~4 MiB zstd-compressed: one PUT at any allowed part size.
+    // A features part of 1,024 images is ~4 MB snappy-compressed: one PUT at any allowed part size.
     const part0 = (await keysUnder(s3(`${RUN1}/features`))).get('part-00000.parquet')!;
     t.diagnostic(`features part of 1,024 images: ${part0} bytes (${(part0 / MIB).toFixed(2)} MiB)`);
   });

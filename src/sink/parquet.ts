@@ -73,9 +73,12 @@ export function encodeFeatures(cols: FeatureColumns, metadata: Record<string, st
   // Dictionary pages and min/max statistics only for the string columns: on float features a
   // dictionary is tried, overflows and is dropped (a third of the write time, and larger files),
   // and nobody filters on a feature's min/max. Nested columns cannot be named here (parquet-wasm
-  // takes one path segment), hence off by default, on by name.
+  // takes one path segment), hence off by default, on by name. Snappy (Spark's default codec):
+  // float features barely compress, and against zstd it writes a 1,024 × 1,280 part in 24 ms
+  // instead of 63 and reads it in 21 instead of 39, for files 13 % larger — every update re-reads
+  // every part to project it again.
   let builder = new pq.WriterPropertiesBuilder()
-    .setCompression(pq.Compression.ZSTD)
+    .setCompression(pq.Compression.SNAPPY)
     .setDictionaryEnabled(false)
     .setStatisticsEnabled(pq.EnabledStatistics.None);
   for (const name of Object.keys(vectors)) {
