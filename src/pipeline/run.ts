@@ -8,7 +8,6 @@ import { checkOutputLocation } from '../sink/dataset.js';
 import { MANIFEST, RUN_FORMAT, RUN_MANIFEST, readJson, readJsonOrNothing, reducedManifestHeadSchema, runManifestHeadSchema, writeJson } from '../sink/formats.js';
 import { withLock } from '../sink/lock.js';
 import { assertHasImages } from '../source/listing.js';
-import { renderReportHtml } from '../report/html.js';
 import { REPORT_LIMITS, type RunReport } from '../report/types.js';
 import type { ComponentSelection, ScaleMode } from '../pca/index.js';
 import type { Store } from '../storage/store.js';
@@ -74,6 +73,10 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
   const features = root.sub(LAYOUT.features);
   const pca = root.sub(LAYOUT.pca);
   const featurize = await featurizeJob({ ...opts, output: features, overwrite: false });
+  // The report's modules (Vega-Lite: ~0.1 s to load) load now, while the workers compute, rather
+  // than before the listing or after the last stage.
+  const reportHtml = import('../report/html.js');
+  reportHtml.catch(() => undefined);
   const kept = opts.keepPca ? await keptFit(pca) : undefined;
   if (opts.keepPca && !kept) opts.log.info('--keep-pca: no fitted model yet; fitting one');
   const statistics = kept?.statistics ?? (await statisticsJob(features, pca, stage));
@@ -101,7 +104,7 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
   opts.progress.stop();
   const seconds = (performance.now() - t0) / 1000;
   const report = buildRunReport({ runId, input: opts.input.root, output: root.root, seconds, featurize, statistics, fit, transform });
-  await root.write(LAYOUT.report, renderReportHtml(report));
+  await root.write(LAYOUT.report, (await reportHtml).renderReportHtml(report));
 
   const { model: _model, ...fitInfo } = fit;
   const { sample: _sample, ...transformInfo } = transform;
