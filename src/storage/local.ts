@@ -1,18 +1,15 @@
 // Local filesystem store: keys are paths under a root folder; writes go to a hidden temporary
 // file first and are renamed into place, so a reader never sees half a file.
-import { promises as fs, readFileSync, statSync, type Stats } from 'node:fs';
+import { promises as fs, readFileSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { StorageError, type ObjectInfo, type Store } from './store.js';
 
-const STAT_CHUNK = 256;
+const STAT_CHUNK = 64;
 
-function statOrNothing(file: string): Stats | undefined {
-  try {
-    return statSync(file);
-  } catch {
-    return undefined;
-  }
+/** Stats of the given files, concurrently (undefined for a gap or a file that cannot be stat-ed). */
+function statAll(files: (string | undefined)[]): Promise<(Stats | undefined)[]> {
+  return Promise.all(files.map((f) => (f === undefined ? undefined : fs.stat(f).catch(() => undefined))));
 }
 
 function byteCompare(a: string, b: string): number {
@@ -70,25 +67,32 @@ export class LocalStore implements Store {
     const listed = entries.filter((e) => e.isDirectory() || e.isFile() || e.isSymbolicLink());
     // A symlink to a folder is walked as a folder below, so it must also sort as one (`name/`):
     // links are followed here already (their stats are kept for the listing).
+    const linked = new Map<string, Stats | undefined>();
+    const links = listed.filter((e) => e.isSymbolicLink()).map((e) => e.name);
+    for (let i = 0; i < links.length; i += STAT_CHUNK) {
+      const names = links.slice(i, i + STAT_CHUNK);
+      (await statAll(names.map((n) => path.join(dir, n)))).forEach((st, j) => linked.set(names[j], st));
+    }
     const items = listed
-      .map((e) => {
-        const linked = e.isSymbolicLink() ? statOrNothing(path.join(dir, e.name)) : undefined;
-        return { e, linked, sortKey: e.isDirectory() || linked?.isDirectory() ? `${e.name}/` : e.name };
-      })
+      .map((e) => ({ e, sortKey: e.isDirectory() || linked.get(e.name)?.isDirectory() ? `${e.name}/` : e.name }))
       .sort((a, b) => byteCompare(a.sortKey, b.sortKey));
+    let stats: (Stats | undefined)[] = [];
     for (let i = 0; i < items.length; i++) {
-      // Synchronous stats, a chunk at a time: ~10 µs each against ~50–200 µs for a promise
-      // through libuv's pool (a listing of 20,000 photos took 4.5 s on a busy machine); the event
-      // loop gets a turn between chunks.
-      if (i > 0 && i % STAT_CHUNK === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const { e, linked } = items[i];
+      const { e } = items[i];
+      // Files are stat-ed a chunk at a time, concurrently: a sequential await per file cost
+      // ~50–200 µs each (20,000 photos: 4.5 s on a busy machine), and a synchronous stat waits
+      // for the disk one file at a time when the cache is cold (1.5 s against 1.0 s here, far
+      // more on a network file system).
+      if (i % STAT_CHUNK === 0) {
+        stats = await statAll(items.slice(i, i + STAT_CHUNK).map(({ e: f }) => (f.isFile() ? path.join(dir, f.name) : undefined)));
+      }
       const key = keyPrefix ? `${keyPrefix}/${e.name}` : e.name;
       const full = path.join(dir, e.name);
       if (e.isDirectory()) {
         yield* this.walk(full, key);
         continue;
       }
-      const st = e.isSymbolicLink() ? linked : statOrNothing(full);
+      const st = e.isSymbolicLink() ? linked.get(e.name) : stats[i % STAT_CHUNK];
       if (st?.isDirectory()) {
         yield* this.walk(full, key);
         continue;
