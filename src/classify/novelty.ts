@@ -32,6 +32,7 @@ import { z } from 'zod';
 import { statsOfRows } from '../stats/index.js';
 import { fitPca } from '../pca/index.js';
 import { multiplyABt } from '../kernels/gemm.js';
+import { unitRows } from './knn.js';
 
 /** Version 2: one covariance per class; version 1 (pooled covariance only) still loads. */
 export const NOVELTY_VERSION = 2;
@@ -186,19 +187,6 @@ export function noveltyFromBundle(entry: NoveltyManifest, classes: number, read:
 }
 
 // ---------------------------------------------------------------- scoring
-
-/** Rows scaled to unit length (a zero row stays zero). */
-export function unitRows(x: Float32Array, n: number, d: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < n; i++) {
-    const b = i * d;
-    let s = 0;
-    for (let j = 0; j < d; j++) s += x[b + j] * x[b + j];
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let j = 0; j < d; j++) out[b + j] = x[b + j] * inv;
-  }
-  return out;
-}
 
 /** PCA scores (n × k) of n rows of raw features. */
 export async function noveltyProject(m: Pick<NoveltyModel, 'mean' | 'components' | 'k' | 'inputDim'>, features: Float32Array, n: number): Promise<Float32Array> {

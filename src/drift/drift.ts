@@ -19,7 +19,8 @@
 //                    reference's own share: a drop means the spectrum changed (refit the PCA)
 //   label mix, and accuracy when the batch's labels are classes of the reference.
 import type { NoveltyModel } from '../classify/novelty.js';
-import { auroc, histogramOf, noveltyOf, unitRows, whitenRows } from '../classify/novelty.js';
+import { auroc, histogramOf, noveltyOf, whitenRows } from '../classify/novelty.js';
+import { unitRows } from '../classify/knn.js';
 import { percentText } from '../report/format.js';
 
 /** The thresholds of the verdict. */
