@@ -30,7 +30,7 @@ const projectSession = lazySession(() => ({
     tensorInfo(PROJECTION_PARAMS.components, DOUBLE, ['k', 'd']),
   ],
   outputs: [tensorInfo('Y', FLOAT, ['n', 'k'])],
-}));
+}), {}, true);
 
 /**
  * Projects n rows (row-major float32, n·dim values) to n×k float32 scores. A NaN/Inf input throws

@@ -46,7 +46,7 @@ function sessionFor(count: number): () => Promise<ort.InferenceSession> {
       outputs.push(tensorInfo(`S${b}`, DOUBLE, [`m${b}`, `r${b}`]));
     }
     return { nodes, inputs, outputs };
-  }, NO_SPINNING);
+  }, NO_SPINNING, true);
 }
 
 const sessions = new Map<number, () => Promise<ort.InferenceSession>>();

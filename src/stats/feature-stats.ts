@@ -34,12 +34,19 @@ export function cloneStats(s: FeatureStats): FeatureStats {
   return { dim: s.dim, count: s.count, mean: s.mean.slice(), m2: s.m2.slice(), min: s.min.slice(), max: s.max.slice() };
 }
 
-/** Adds `src` into `target` in place (Chan et al. pairwise update). */
-export function mergeInto(target: FeatureStats, src: FeatureStats): void {
+/** Everything but the cross-product: what the pairwise update treats the same in any storage of m2. */
+export type Moments = Omit<FeatureStats, 'm2'>;
+
+/**
+ * The pairwise update of count, mean, min and max (Chan et al.); returns how m2 must change:
+ * `copy` (target was empty), `keep` (src is empty), or the weight na·nb/n and the mean difference
+ * for m2 += m2b + w·δδᵀ. The caller updates m2 — full (mergeInto) or packed (stats-file.ts).
+ */
+export function mergeMoments(target: Moments, src: Moments): 'copy' | 'keep' | { w: number; delta: Float64Array } {
   if (target.dim !== src.dim) {
     throw new Error(`cannot merge feature statistics of dimension ${src.dim} into dimension ${target.dim}`);
   }
-  if (src.count === 0) return;
+  if (src.count === 0) return 'keep';
   const d = target.dim;
   const na = target.count;
   const nb = src.count;
@@ -47,21 +54,12 @@ export function mergeInto(target: FeatureStats, src: FeatureStats): void {
   if (na === 0) {
     target.count = nb;
     target.mean.set(src.mean);
-    target.m2.set(src.m2);
     target.min.set(src.min);
     target.max.set(src.max);
-    return;
+    return 'copy';
   }
   const delta = new Float64Array(d);
   for (let j = 0; j < d; j++) delta[j] = src.mean[j] - target.mean[j];
-  const w = (na * nb) / n;
-  const m2 = target.m2;
-  const m2b = src.m2;
-  for (let i = 0; i < d; i++) {
-    const wdi = w * delta[i];
-    const row = i * d;
-    for (let j = 0; j < d; j++) m2[row + j] += m2b[row + j] + wdi * delta[j];
-  }
   const fb = nb / n;
   for (let j = 0; j < d; j++) {
     target.mean[j] += delta[j] * fb;
@@ -69,6 +67,26 @@ export function mergeInto(target: FeatureStats, src: FeatureStats): void {
     if (src.max[j] > target.max[j]) target.max[j] = src.max[j];
   }
   target.count = n;
+  return { w: (na * nb) / n, delta };
+}
+
+/** Adds `src` into `target` in place (Chan et al. pairwise update). */
+export function mergeInto(target: FeatureStats, src: FeatureStats): void {
+  const how = mergeMoments(target, src);
+  if (how === 'keep') return;
+  if (how === 'copy') {
+    target.m2.set(src.m2);
+    return;
+  }
+  const { w, delta } = how;
+  const d = target.dim;
+  const m2 = target.m2;
+  const m2b = src.m2;
+  for (let i = 0; i < d; i++) {
+    const wdi = w * delta[i];
+    const row = i * d;
+    for (let j = 0; j < d; j++) m2[row + j] += m2b[row + j] + wdi * delta[j];
+  }
 }
 
 /** The statistics of the union of the two row sets (inputs are left untouched). */
@@ -80,14 +98,21 @@ export function mergeStats(a: FeatureStats, b: FeatureStats): FeatureStats {
 
 /** Merges many partial statistics as a balanced tree (rounding error grows with log(parts)). */
 export function mergeAll(parts: readonly FeatureStats[]): FeatureStats {
-  if (parts.length === 0) throw new Error('mergeAll needs at least one partial statistics object');
-  let level = parts.map(cloneStats);
+  return mergeTree(parts.map(cloneStats), mergeInto);
+}
+
+/**
+ * Merges `level` pairwise, level by level, into its first element (which is modified, as are the
+ * others). The same order for any storage of m2, so packed and full merges give the same numbers.
+ */
+export function mergeTree<T>(level: T[], merge: (into: T, from: T) => void): T {
+  if (level.length === 0) throw new Error('mergeAll needs at least one partial statistics object');
   while (level.length > 1) {
-    const next: FeatureStats[] = [];
+    const next: T[] = [];
     for (let i = 0; i < level.length; i += 2) {
       const a = level[i];
       const b = level[i + 1];
-      if (b) mergeInto(a, b);
+      if (b) merge(a, b);
       next.push(a);
     }
     level = next;

@@ -10,7 +10,7 @@
 //      u32      CRC-32 of every byte before it
 // For dim = 1280 that is ~6.6 MB.
 import { crc32 } from 'node:zlib';
-import { createStats, type FeatureStats } from './feature-stats.js';
+import { createStats, mergeMoments, type FeatureStats, type Moments } from './feature-stats.js';
 import { PermanentError } from '../util/errors.js';
 
 const MAGIC = 'FRSTATS\0';
@@ -27,7 +27,35 @@ function encodedLength(dim: number): number {
   return HEADER_BYTES + 8 * (3 * dim + (dim * (dim + 1)) / 2) + 4;
 }
 
-export function encodeStats(s: FeatureStats): Uint8Array {
+/**
+ * Statistics with m2 as stored, its packed upper triangle (row i holds j = i … d−1): all a merge
+ * needs. Merging files this way reads, adds and writes half the numbers, with no symmetric
+ * scatter and no copies (an update of a 20,000-photo dataset merges 8 + 3 files of 6.6 MB).
+ */
+export interface PackedStats extends Moments {
+  /** Upper triangle of m2, row-major, dim·(dim+1)/2 values. */
+  m2: Float64Array;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** `count` float64 values at byte `at`, little-endian on any platform. */
+function readFloats(bytes: Uint8Array, at: number, count: number): Float64Array {
+  if (LITTLE_ENDIAN) return new Float64Array(bytes.slice(at, at + 8 * count).buffer);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, 8 * count);
+  return Float64Array.from({ length: count }, (_, i) => view.getFloat64(8 * i, true));
+}
+
+function writeFloats(bytes: Uint8Array, at: number, values: Float64Array): number {
+  if (LITTLE_ENDIAN) bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
+  else {
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, values.byteLength);
+    values.forEach((v, i) => view.setFloat64(8 * i, v, true));
+  }
+  return at + values.byteLength;
+}
+
+export function encodePackedStats(s: PackedStats): Uint8Array {
   const d = s.dim;
   const bytes = new Uint8Array(encodedLength(d));
   const view = new DataView(bytes.buffer);
@@ -36,18 +64,23 @@ export function encodeStats(s: FeatureStats): Uint8Array {
   view.setUint32(12, d, true);
   view.setFloat64(16, s.count, true);
   let at = HEADER_BYTES;
-  for (const arr of [s.mean, s.min, s.max]) {
-    for (let j = 0; j < d; j++, at += 8) view.setFloat64(at, arr[j], true);
-  }
-  for (let i = 0; i < d; i++) {
-    for (let j = i; j < d; j++, at += 8) view.setFloat64(at, s.m2[i * d + j], true);
-  }
+  for (const arr of [s.mean, s.min, s.max, s.m2]) at = writeFloats(bytes, at, arr);
   view.setUint32(at, crc32(bytes.subarray(0, at)), true);
   return bytes;
 }
 
-/** Parses and validates an encoded statistics file. `source` names it in error messages. */
-export function decodeStats(bytes: Uint8Array, source = 'statistics file'): FeatureStats {
+export function encodeStats(s: FeatureStats): Uint8Array {
+  const d = s.dim;
+  const packed = new Float64Array((d * (d + 1)) / 2);
+  for (let i = 0, at = 0; i < d; i++) {
+    packed.set(s.m2.subarray(i * d + i, (i + 1) * d), at);
+    at += d - i;
+  }
+  return encodePackedStats({ ...s, m2: packed });
+}
+
+/** Parses and validates an encoded statistics file, keeping m2 packed. `source` names it in error messages. */
+export function decodePackedStats(bytes: Uint8Array, source = 'statistics file'): PackedStats {
   const fail = (why: string): never => {
     throw new StatsFileError(`${source}: ${why}`);
   };
@@ -67,27 +100,55 @@ export function decodeStats(bytes: Uint8Array, source = 'statistics file'): Feat
   const crcAt = expected - 4;
   if (crc32(bytes.subarray(0, crcAt)) !== view.getUint32(crcAt, true)) fail('checksum mismatch (file is corrupt)');
 
-  const s = createStats(d);
-  s.count = view.getFloat64(16, true);
-  if (!Number.isSafeInteger(s.count) || s.count < 0) fail(`invalid row count ${s.count}`);
-  let at = HEADER_BYTES;
-  for (const arr of [s.mean, s.min, s.max]) {
-    for (let j = 0; j < d; j++, at += 8) arr[j] = view.getFloat64(at, true);
+  const count = view.getFloat64(16, true);
+  if (!Number.isSafeInteger(count) || count < 0) fail(`invalid row count ${count}`);
+  const [mean, min, max] = [0, 1, 2].map((a) => readFloats(bytes, HEADER_BYTES + 8 * a * d, d));
+  const m2 = readFloats(bytes, HEADER_BYTES + 24 * d, (d * (d + 1)) / 2);
+  if (count > 0) {
+    for (let j = 0, diag = 0; j < d; diag += d - j, j++) {
+      if (!Number.isFinite(mean[j]) || !(min[j] <= max[j]) || !Number.isFinite(min[j]) || !Number.isFinite(max[j])) {
+        fail(`feature ${j} has an invalid mean/min/max`);
+      }
+      if (!(m2[diag] >= 0)) fail(`feature ${j} has a negative or non-finite squared deviation`);
+    }
   }
-  for (let i = 0; i < d; i++) {
-    for (let j = i; j < d; j++, at += 8) {
-      const v = view.getFloat64(at, true);
-      s.m2[i * d + j] = v;
+  return { dim: d, count, mean, min, max, m2 };
+}
+
+/** Parses and validates an encoded statistics file. `source` names it in error messages. */
+export function decodeStats(bytes: Uint8Array, source = 'statistics file'): FeatureStats {
+  const p = decodePackedStats(bytes, source);
+  const d = p.dim;
+  const s = createStats(d);
+  s.count = p.count;
+  s.mean.set(p.mean);
+  s.min.set(p.min);
+  s.max.set(p.max);
+  for (let i = 0, at = 0; i < d; i++) {
+    const row = i * d;
+    for (let j = i; j < d; j++, at++) {
+      const v = p.m2[at];
+      s.m2[row + j] = v;
       s.m2[j * d + i] = v;
     }
   }
-  if (s.count > 0) {
-    for (let j = 0; j < d; j++) {
-      if (!Number.isFinite(s.mean[j]) || !(s.min[j] <= s.max[j]) || !Number.isFinite(s.min[j]) || !Number.isFinite(s.max[j])) {
-        fail(`feature ${j} has an invalid mean/min/max`);
-      }
-      if (!(s.m2[j * d + j] >= 0)) fail(`feature ${j} has a negative or non-finite squared deviation`);
-    }
-  }
   return s;
+}
+
+/** Adds `src` into `target` in place, m2 packed: the same numbers as mergeInto's upper triangle. */
+export function mergePackedInto(target: PackedStats, src: PackedStats): void {
+  const how = mergeMoments(target, src);
+  if (how === 'keep') return;
+  if (how === 'copy') {
+    target.m2.set(src.m2);
+    return;
+  }
+  const { w, delta } = how;
+  const d = target.dim;
+  const m2 = target.m2;
+  const m2b = src.m2;
+  for (let i = 0, at = 0; i < d; i++) {
+    const wdi = w * delta[i];
+    for (let j = i; j < d; j++, at++) m2[at] += m2b[at] + wdi * delta[j];
+  }
 }

@@ -5,6 +5,7 @@ import type { Store } from '../storage/store.js';
 import type { Device } from '../model/device.js';
 import { Featurizer } from '../model/featurizer.js';
 import { locateModel, type ModelRef } from '../model/resolve.js';
+import { setTaskThreads } from '../kernels/ort-graph.js';
 
 export type { ModelRef };
 
@@ -26,6 +27,8 @@ export function createTaskContext(resources: WorkerResources, progress: (items: 
   const stores = new Map<string, Store>();
   const featurizers = new Map<string, Promise<Featurizer>>();
   const memos = new Map<string, Promise<unknown>>();
+  // The per-part linear algebra (projection, a part's statistics) gets the task's share too.
+  setTaskThreads(resources.threads);
   return {
     store(uri) {
       let s = stores.get(uri);

@@ -1,7 +1,7 @@
 // Statistics tasks: partial statistics of a group of feature parts, and the merge of partial
 // statistics files — the two steps of the tree aggregation that feeds the PCA fit. Statistics
 // travel as files in storage, never through the runner's messages.
-import { accumulate, createStats, decodeStats, encodeStats, mergeAll, type FeatureStats } from '../stats/index.js';
+import { accumulate, createStats, decodePackedStats, encodePackedStats, encodeStats, mergePackedInto, mergeTree, type FeatureStats, type PackedStats } from '../stats/index.js';
 import { readPart } from '../sink/read-dataset.js';
 import type { TaskContext } from './context.js';
 
@@ -51,13 +51,15 @@ export async function statsOfParts(task: StatsTask, ctx: TaskContext): Promise<S
 export async function mergeStatsFiles(task: MergeStatsTask, ctx: TaskContext): Promise<StatsResult> {
   const t0 = performance.now();
   const store = ctx.store(task.store);
-  const parts: FeatureStats[] = [];
+  // Packed: a merge reads, adds and writes only the stored upper triangle of each m2.
+  const parts: PackedStats[] = [];
   for (const key of task.inputs) {
-    const s = decodeStats(await store.read(key), store.uriOf(key));
+    const s = decodePackedStats(await store.read(key), store.uriOf(key));
     if (s.count > 0) parts.push(s);
   }
-  const merged = parts.length ? mergeAll(parts) : createStats(1);
-  await store.write(task.file, encodeStats(merged));
+  const bytes = parts.length ? encodePackedStats(mergeTree(parts, mergePackedInto)) : encodeStats(createStats(1));
+  const merged = parts[0] ?? createStats(1);
+  await store.write(task.file, bytes);
   // No progress tick: the statistics stage counts parts, and merges add none.
   return { kind: 'merge-stats', file: task.file, rows: merged.count, dim: merged.dim, seconds: (performance.now() - t0) / 1000 };
 }
