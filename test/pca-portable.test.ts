@@ -83,8 +83,8 @@ describe('portable PCA model (model.onnx)', () => {
       const m = await fitPca(await statsOfRows(data, n, d), { scale: 'standard', components: { k: 5 }, featurizer });
       const store = openStore(tmp.dir);
       const written = await writePcaModel(store, 'model.json', m);
-      assert.deepEqual(written, { json: 'model.json', onnx: 'model.onnx' });
       const json = await fs.readFile(path.join(tmp.dir, 'model.json'), 'utf8');
+      assert.deepEqual(written, { json: 'model.json', onnx: 'model.onnx', sha256: sha256Hex(json) });
       assert.equal(json, serializePcaModel(m));
       const onnx = await fs.readFile(path.join(tmp.dir, 'model.onnx'));
       assert.equal(onnxMetadata(onnx)['fruits.pca_sha256'], sha256Hex(json));

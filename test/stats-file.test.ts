@@ -1,7 +1,7 @@
 // Binary statistics files: exact round trip, compact size, and clear rejection of corrupt input.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createStats, decodeStats, encodeStats, statsOfRows, StatsFileError } from '../src/stats/index.js';
+import { createStats, decodePackedStats, decodeStats, encodePackedStats, encodeStats, mergeAll, mergePackedInto, mergeTree, statsOfRows, StatsFileError } from '../src/stats/index.js';
 import { seeded } from './fixtures/pca/fixtures.js';
 
 async function sample(d: number) {
@@ -33,6 +33,19 @@ describe('stats file', () => {
   test('stores the symmetric cross-product once (upper triangle)', async () => {
     const d = 13;
     assert.equal(encodeStats(await sample(d)).length, 24 + 8 * (3 * d + (d * (d + 1)) / 2) + 4);
+  });
+
+  test('a packed merge of files (read from Buffers at any offset) writes the very bytes of a full merge', async () => {
+    const d = 11;
+    const rnd = seeded(5);
+    const parts = await Promise.all(
+      [3, 8, 1, 20, 6].map((n, p) => statsOfRows(Float32Array.from({ length: n * d }, () => rnd() * 6 * (p + 1)), n, d)),
+    );
+    const expected = encodeStats(mergeAll([...parts, createStats(d)]));
+    // A file read into a larger Buffer at an odd offset, as a pooled read could hand it over.
+    const asRead = (bytes: Uint8Array) => Buffer.concat([Buffer.from([1, 2, 3]), bytes]).subarray(3);
+    const packed = [...parts, createStats(d)].map((s) => decodePackedStats(asRead(encodeStats(s))));
+    assert.deepEqual(encodePackedStats(mergeTree(packed, mergePackedInto)), expected);
   });
 
   test('rejects foreign, truncated, extended, corrupt and future files with a clear message', async () => {

@@ -2,6 +2,8 @@
 export { fitPca, type FitOptions } from './fit.js';
 export {
   parsePcaModel,
+  summarizePcaModel,
+  pcaSummarySchema,
   serializePcaModel,
   checkCompatible,
   PcaModelError,
@@ -9,6 +11,7 @@ export {
   PCA_MODEL_FORMAT,
   PCA_MODEL_VERSION,
   type PcaModel,
+  type PcaSummary,
   type FeaturizerId,
 } from './model.js';
 export { project } from './project.js';

@@ -93,6 +93,19 @@ const modelSchema = z.object({
 
 type ModelJson = z.infer<typeof modelSchema>;
 
+/**
+ * A fitted model without its arrays over the features (mean, scale factors, k×d components): what
+ * a coordinator plans, checks and reports with. It travels in the fit task's result and _fit.json,
+ * so a run does not parse the whole model.json (~16 MB at k ≈ 580: ~0.1 s) to learn k.
+ */
+export const pcaSummarySchema = modelSchema.pick({ featurizer: true, dim: true, k: true, scale: true, selection: true, rowsFitted: true, rank: true, spectrumRatio: true });
+export type PcaSummary = z.infer<typeof pcaSummarySchema>;
+
+export function summarizePcaModel(m: PcaModel): PcaSummary {
+  const { featurizer, dim, k, scale, selection, rowsFitted, rank } = m;
+  return { featurizer: { ...featurizer }, dim, k, scale, selection, rowsFitted, rank, spectrumRatio: Array.from(m.spectrumRatio) };
+}
+
 /** JSON text of the model (pretty enough to diff, compact enough: numbers are not indented). */
 export function serializePcaModel(m: PcaModel): string {
   const json: ModelJson = {
@@ -183,7 +196,7 @@ export function parsePcaModel(text: string, source = 'PCA model'): PcaModel {
  * Throws IncompatibleFeaturesError unless features from `featurizer` with dimension `dim` can be
  * projected by `model` — i.e. they come from the very network and weights the model was fitted on.
  */
-export function checkCompatible(model: PcaModel, features: FeaturizerId & { dim: number }): void {
+export function checkCompatible(model: Pick<PcaSummary, 'featurizer' | 'dim' | 'selection' | 'rowsFitted'>, features: FeaturizerId & { dim: number }): void {
   const problems: string[] = [];
   if (features.modelId !== model.featurizer.modelId) {
     problems.push(`featurizer "${features.modelId}" differs from the model's "${model.featurizer.modelId}"`);

@@ -6,10 +6,11 @@ import { serializePcaModel, type PcaModel } from './model.js';
 import { portableKeyOf, portablePcaModel } from './portable.js';
 
 /** model.onnx first, model.json last: a crash in between leaves no model.json, so the fit is redone. */
-export async function writePcaModel(store: Store, jsonKey: string, model: PcaModel): Promise<{ json: string; onnx: string }> {
+export async function writePcaModel(store: Store, jsonKey: string, model: PcaModel): Promise<{ json: string; onnx: string; sha256: string }> {
   const text = serializePcaModel(model);
   const onnx = portableKeyOf(jsonKey);
-  await store.write(onnx, portablePcaModel(model, sha256Hex(text)));
+  const sha256 = sha256Hex(text);
+  await store.write(onnx, portablePcaModel(model, sha256));
   await store.write(jsonKey, text);
-  return { json: jsonKey, onnx };
+  return { json: jsonKey, onnx, sha256 };
 }

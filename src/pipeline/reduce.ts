@@ -18,7 +18,7 @@ import {
   writeJson,
 } from '../sink/formats.js';
 import { readFeaturesManifest, type FeaturesManifest } from '../sink/manifest.js';
-import { parsePcaModel, portableKeyOf, IncompatibleFeaturesError, checkCompatible, type ComponentSelection, type PcaModel, type ScaleMode } from '../pca/index.js';
+import { parsePcaModel, portableKeyOf, summarizePcaModel, IncompatibleFeaturesError, checkCompatible, type ComponentSelection, type PcaSummary, type ScaleMode } from '../pca/index.js';
 import type { Store } from '../storage/store.js';
 import type { Runner } from '../runner/runner.js';
 import type { Task, TaskResult } from '../tasks/index.js';
@@ -78,7 +78,7 @@ export type StatsSummary = z.infer<typeof statsSummarySchema>;
  */
 async function checkPcaFolder(pca: Store, manifest: FeaturesManifest): Promise<void> {
   if (!(await pca.exists(MODEL_FILE))) return;
-  const fitted = parsePcaModel((await pca.read(MODEL_FILE)).toString('utf8'), pca.uriOf(MODEL_FILE)).featurizer;
+  const fitted = (await fittedModel(pca)).summary.featurizer;
   const { id, sha256 } = manifest.config.model;
   if (fitted.modelId !== id || fitted.sha256 !== sha256) {
     throw new UserError(`${pca.root} holds a PCA fitted on features of ${fitted.modelId} (${fitted.sha256.slice(0, 12)}…), these are of ${id} (${sha256.slice(0, 12)}…); fit into another folder`);
@@ -168,8 +168,17 @@ export async function statisticsJob(features: Store, pca: Store, opts: StageOpti
 
 export interface FitSummary extends FitResult {
   resumed: boolean;
-  model: PcaModel;
-  modelSha256: string;
+}
+
+/**
+ * The model in `pca` with its sha256 and summary: from _fit.json when it describes the model.json
+ * there (the file is hashed, not parsed), else from the model file itself.
+ */
+async function fittedModel(pca: Store): Promise<{ info?: z.infer<typeof fitInfoSchema>; sha256: string; summary: PcaSummary }> {
+  const [info, bytes] = await Promise.all([readJsonOrNothing(pca, FIT_INFO, fitInfoSchema), pca.read(MODEL_FILE)]);
+  const sha256 = sha256Hex(bytes);
+  if (info?.summary && info.modelSha256 === sha256) return { info, sha256, summary: info.summary };
+  return { info, sha256, summary: summarizePcaModel(parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE))) };
 }
 
 /** A --k beyond the feature dimension is a mistake to report before any work, not a task to retry. */
@@ -186,24 +195,21 @@ export async function fitJob(
   checkComponentCount(opts.components, stats.dim);
   const key = JSON.stringify({ stats: stats.fingerprint, scale: opts.scale, components: opts.components });
   const previous = await readJsonOrNothing(pca, FIT_INFO, fitInfoSchema);
-  let result: FitResult;
-  let resumed = false;
   // An output from before model.onnx existed refits once (~1 s) to get it.
   if (previous?.key === key && (await pca.exists(MODEL_FILE)) && (await pca.exists(portableKeyOf(MODEL_FILE)))) {
-    result = previous;
-    resumed = true;
-  } else {
-    opts.progress.stage('fit', 1, 'steps');
-    const [r] = await runAll(
-      opts.runner,
-      [{ kind: 'fit', store: pca.root, statsFile: STATS_FILE, modelFile: MODEL_FILE, scale: opts.scale, components: opts.components, featurizer: opts.featurizer }],
-      opts.progress,
-    );
-    result = r as FitResult;
-    await writeJson(pca, FIT_INFO, { ...result, key });
+    const { info: _info, ...model } = await fittedModel(pca);
+    const { key: _key, ...result } = previous;
+    return { ...result, resumed: true, modelSha256: model.sha256, summary: model.summary };
   }
-  const bytes = await pca.read(MODEL_FILE);
-  return { ...result, resumed, model: parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE)), modelSha256: sha256Hex(bytes) };
+  opts.progress.stage('fit', 1, 'steps');
+  const [r] = await runAll(
+    opts.runner,
+    [{ kind: 'fit', store: pca.root, statsFile: STATS_FILE, modelFile: MODEL_FILE, scale: opts.scale, components: opts.components, featurizer: opts.featurizer }],
+    opts.progress,
+  );
+  const result = r as FitResult;
+  await writeJson(pca, FIT_INFO, { ...result, key });
+  return { ...result, resumed: false };
 }
 
 /**
@@ -211,14 +217,15 @@ export async function fitJob(
  * nothing is recomputed). Undefined when there is none yet.
  */
 export async function keptFit(pca: Store): Promise<{ statistics: StatsSummary; fit: FitSummary } | undefined> {
-  const [stats, info] = await Promise.all([readJsonOrNothing(pca, STATS_INFO, statsSummarySchema), readJsonOrNothing(pca, FIT_INFO, fitInfoSchema)]);
-  if (!stats || !info || !(await pca.exists(MODEL_FILE))) return undefined;
-  const bytes = await pca.read(MODEL_FILE);
+  const stats = await readJsonOrNothing(pca, STATS_INFO, statsSummarySchema);
+  if (!stats || !(await pca.exists(MODEL_FILE))) return undefined;
+  const { info, sha256, summary } = await fittedModel(pca);
+  if (!info) return undefined;
   const { key: _key, ...result } = info;
   // Nothing was computed for them in this run: their times are not this run's.
   return {
     statistics: { ...stats, seconds: 0, resumed: true, computedParts: 0 },
-    fit: { ...result, seconds: 0, resumed: true, model: parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE)), modelSha256: sha256Hex(bytes) },
+    fit: { ...result, seconds: 0, resumed: true, modelSha256: sha256, summary },
   };
 }
 
@@ -232,7 +239,7 @@ export function splitModelLocation(location: string): { dir: string; file: strin
 }
 
 /** A PCA model file, parsed, with the sha256 of its bytes. */
-async function loadPcaModel(pca: { store: Store; file: string }): Promise<{ model: PcaModel; sha256: string }> {
+async function loadPcaModel(pca: { store: Store; file: string }): Promise<{ model: TransformModel; sha256: string }> {
   let bytes: Buffer;
   try {
     bytes = await pca.store.read(pca.file);
@@ -241,6 +248,9 @@ async function loadPcaModel(pca: { store: Store; file: string }): Promise<{ mode
   }
   return { model: parsePcaModel(bytes.toString('utf8'), pca.store.uriOf(pca.file)), sha256: sha256Hex(bytes) };
 }
+
+/** What the transform job checks and records of the model (the tasks read the model file itself). */
+type TransformModel = Pick<PcaSummary, 'featurizer' | 'dim' | 'k' | 'selection' | 'rowsFitted'>;
 
 export interface TransformSummary {
   output: string;
@@ -255,7 +265,7 @@ export interface TransformSummary {
 
 export async function transformJob(
   features: Store,
-  pca: { store: Store; file: string; loaded?: { model: PcaModel; sha256: string } },
+  pca: { store: Store; file: string; loaded?: { model: TransformModel; sha256: string } },
   output: Store,
   opts: StageOptions & { csv?: Store; overwrite?: boolean; samplePoints?: number },
 ): Promise<TransformSummary> {

@@ -30,7 +30,7 @@ export interface RunSummary {
   output: string;
   featurize: FeaturizeSummary;
   statistics: StatsSummary;
-  fit: Omit<FitSummary, 'model'>;
+  fit: Omit<FitSummary, 'summary'>;
   transform: Omit<TransformSummary, 'sample'>;
   report: string;
   seconds: number;
@@ -94,8 +94,8 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
   const previousTransform = await readJsonOrNothing(reduced, MANIFEST, reducedManifestHeadSchema);
   const replace = previousTransform !== undefined && previousTransform.pcaSha256 !== fit.modelSha256;
   if (replace && !opts.csv) await root.sub(LAYOUT.csv).deletePrefix('');
-  // The model the fit just read and parsed (~15 MB of JSON at k ≈ 560): not parsed a second time.
-  const transform = await transformJob(features, { store: pca, file: MODEL_FILE, loaded: { model: fit.model, sha256: fit.modelSha256 } }, reduced, {
+  // The fit's summary of its model: the coordinator never parses model.json (~16 MB at k ≈ 580).
+  const transform = await transformJob(features, { store: pca, file: MODEL_FILE, loaded: { model: fit.summary, sha256: fit.modelSha256 } }, reduced, {
     ...stage,
     csv: opts.csv ? root.sub(LAYOUT.csv) : undefined,
     overwrite: replace,
@@ -106,7 +106,7 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
   const report = buildRunReport({ runId, input: opts.input.root, output: root.root, seconds, featurize, statistics, fit, transform });
   await root.write(LAYOUT.report, (await reportHtml).renderReportHtml(report));
 
-  const { model: _model, ...fitInfo } = fit;
+  const { summary: _summary, ...fitInfo } = fit;
   const { sample: _sample, ...transformInfo } = transform;
   const { manifest: _manifest, rejectList: _rejects, ...featurizeInfo } = featurize;
   await writeJson(root, RUN_MANIFEST, {
@@ -129,9 +129,9 @@ export function buildRunReport(r: {
   fit: FitSummary;
   transform: TransformSummary;
 }): RunReport {
-  const m = r.fit.model;
+  const m = r.fit.summary;
   // Past the numerical rank (e.g. fewer rows than features) the spectrum is round-off noise.
-  const ratios = Array.from(m.spectrumRatio.subarray(0, Math.max(m.k, Math.min(m.rank, m.spectrumRatio.length))));
+  const ratios = m.spectrumRatio.slice(0, Math.max(m.k, Math.min(m.rank, m.spectrumRatio.length)));
   let acc = 0;
   const cumulative = ratios.map((v) => Math.min(1, (acc += v)));
   const rowsPerLabel = Object.entries(r.featurize.manifest.rowsPerLabel ?? {}).map(([label, count]) => ({ label, count }));

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { Store } from '../storage/store.js';
 import { UserError } from '../util/errors.js';
+import { pcaSummarySchema } from '../pca/model.js';
 
 export const FEATURES_FORMAT = 'fruits.features';
 export const REDUCED_FORMAT = 'fruits.reduced';
@@ -157,6 +158,9 @@ export const fitInfoSchema = z.object({
   explainedVariance: z.number(),
   seconds: z.number(),
   key: z.string(),
+  // Absent from _fit.json files written before they existed: the model file is parsed instead.
+  modelSha256: z.string().optional(),
+  summary: pcaSummarySchema.optional(),
 });
 
 export const transformSummarySchema = z.object({

@@ -41,7 +41,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** `count` float64 values at byte `at`, little-endian on any platform. */
 function readFloats(bytes: Uint8Array, at: number, count: number): Float64Array {
-  if (LITTLE_ENDIAN) return new Float64Array(bytes.slice(at, at + 8 * count).buffer);
+  // A copy, aligned: a Buffer's slice() would share (and misalign) the file's memory.
+  if (LITTLE_ENDIAN) return new Float64Array(new Uint8Array(bytes.subarray(at, at + 8 * count)).buffer);
   const view = new DataView(bytes.buffer, bytes.byteOffset + at, 8 * count);
   return Float64Array.from({ length: count }, (_, i) => view.getFloat64(8 * i, true));
 }

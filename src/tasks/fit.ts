@@ -1,6 +1,7 @@
 // The fit task: merged statistics in → PCA model file out. No pass over the rows.
 import { decodeStats } from '../stats/index.js';
-import { fitPca, writePcaModel, type ComponentSelection, type ScaleMode, type FeaturizerId } from '../pca/index.js';
+import { fitPca, summarizePcaModel, writePcaModel, type ComponentSelection, type ScaleMode, type FeaturizerId, type PcaSummary } from '../pca/index.js';
+import { pcaMemoKey } from './transform.js';
 import type { TaskContext } from './context.js';
 
 export interface FitTask {
@@ -22,6 +23,9 @@ export interface FitResult {
   rows: number;
   explainedVariance: number;
   seconds: number;
+  /** sha256 of the model.json written, and the model without its arrays: the coordinator need not read it back. */
+  modelSha256: string;
+  summary: PcaSummary;
 }
 
 export async function fitFromStats(task: FitTask, ctx: TaskContext): Promise<FitResult> {
@@ -29,7 +33,9 @@ export async function fitFromStats(task: FitTask, ctx: TaskContext): Promise<Fit
   const store = ctx.store(task.store);
   const stats = decodeStats(await store.read(task.statsFile), store.uriOf(task.statsFile));
   const model = await fitPca(stats, { scale: task.scale, components: task.components, featurizer: task.featurizer });
-  await writePcaModel(store, task.modelFile, model);
+  const written = await writePcaModel(store, task.modelFile, model);
+  // This worker's transform tasks use the model it holds rather than parsing the file again.
+  void ctx.memo(pcaMemoKey(written.sha256), () => Promise.resolve(model));
   ctx.progress(1);
   return {
     kind: 'fit',
@@ -39,5 +45,7 @@ export async function fitFromStats(task: FitTask, ctx: TaskContext): Promise<Fit
     rows: model.rowsFitted,
     explainedVariance: model.explainedVarianceRatio.reduce((a, b) => a + b, 0),
     seconds: (performance.now() - t0) / 1000,
+    modelSha256: written.sha256,
+    summary: summarizePcaModel(model),
   };
 }

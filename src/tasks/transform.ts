@@ -46,8 +46,13 @@ export interface TransformResult {
   seconds: number;
 }
 
+/** The memo of a parsed PCA model in a worker, by the sha256 of its model.json. */
+export function pcaMemoKey(sha256: string): string {
+  return `pca:${sha256}`;
+}
+
 async function loadModel(task: TransformTask, ctx: TaskContext): Promise<PcaModel> {
-  return ctx.memo(`pca:${task.pcaSha256}`, async () => {
+  return ctx.memo(pcaMemoKey(task.pcaSha256), async () => {
     const store = ctx.store(task.pcaStore);
     const bytes = await store.read(task.pcaFile);
     const sha = sha256Hex(bytes);
