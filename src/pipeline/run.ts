@@ -11,6 +11,7 @@ import { assertHasImages } from '../source/listing.js';
 import { REPORT_LIMITS, type RunReport } from '../report/types.js';
 import type { ComponentSelection, ScaleMode } from '../pca/index.js';
 import type { Store } from '../storage/store.js';
+import type { Progress } from '../util/progress.js';
 import { SOFTWARE } from '../version.js';
 
 export const LAYOUT = { features: 'features', pca: 'pca', reduced: 'reduced', csv: 'reduced-csv', report: 'report.html' } as const;
@@ -72,11 +73,16 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
   const stage = { runner: opts.runner, progress: opts.progress };
   const features = root.sub(LAYOUT.features);
   const pca = root.sub(LAYOUT.pca);
-  const featurize = await featurizeJob({ ...opts, output: features, overwrite: false });
-  // The report's modules (Vega-Lite: ~0.1 s to load) load now, while the workers compute, rather
-  // than before the listing or after the last stage.
-  const reportHtml = import('../report/html.js');
-  reportHtml.catch(() => undefined);
+  // The report's modules (Vega-Lite: ~0.15 s to load) load once the workers report their first
+  // images — the listing and the plan done, the coordinator idle — rather than on the way.
+  let reportHtml: Promise<typeof import('../report/html.js')> | undefined;
+  const loadReport = () => {
+    reportHtml ??= import('../report/html.js');
+    reportHtml.catch(() => undefined);
+    return reportHtml;
+  };
+  const featurizeProgress: Progress = { ...opts.progress, tick: (n) => (loadReport(), opts.progress.tick(n)) };
+  const featurize = await featurizeJob({ ...opts, progress: featurizeProgress, output: features, overwrite: false });
   const kept = opts.keepPca ? await keptFit(pca) : undefined;
   if (opts.keepPca && !kept) opts.log.info('--keep-pca: no fitted model yet; fitting one');
   const statistics = kept?.statistics ?? (await statisticsJob(features, pca, stage));
@@ -104,7 +110,7 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
   opts.progress.stop();
   const seconds = (performance.now() - t0) / 1000;
   const report = buildRunReport({ runId, input: opts.input.root, output: root.root, seconds, featurize, statistics, fit, transform });
-  await root.write(LAYOUT.report, (await reportHtml).renderReportHtml(report));
+  await root.write(LAYOUT.report, (await loadReport()).renderReportHtml(report));
 
   const { summary: _summary, ...fitInfo } = fit;
   const { sample: _sample, ...transformInfo } = transform;

@@ -7,10 +7,14 @@ import { StorageError, type ObjectInfo, type Store } from './store.js';
 
 const STAT_CHUNK = 64;
 /**
- * Average time of a synchronous stat beyond which the disk, not the CPU, is the limit. Warm, a
- * stat costs 6–10 µs; with a cold cache ~80 µs here, far more on a network file system.
+ * A stat that took longer than this waited for the disk or was preempted (warm, a stat costs
+ * 6–10 µs). The disk is slow once such stats are at least SLOW_SHARE of all (and MIN_SLOW_STATS):
+ * a cold cache reads an inode block every few files and a network file system waits on every
+ * file, while preemption or a garbage collection slows one stat in hundreds.
  */
-const SLOW_STAT_MS = 0.04;
+const SLOW_STAT_MS = 0.05;
+const SLOW_SHARE = 1 / 16;
+const MIN_SLOW_STATS = 8;
 
 /**
  * Stats of the given files (undefined for a gap or a file that cannot be stat-ed). Synchronous
@@ -19,18 +23,24 @@ const SLOW_STAT_MS = 0.04;
  * synchronous stats when chunked, with the workers starting beside). Once a chunk shows the disk
  * is slow (a cold cache, a network file system), concurrently, so that waits overlap.
  *
- * "Slow" needs both a slow chunk and the process blocking in it (voluntary context switches: a
- * stat waiting for the disk sleeps). A chunk slowed only by the CPU — the workers loading their
- * modules beside on 2 cores — used to switch the listing of 20,000 linked photos to the pool and
- * double its time (~0.5 → 1.3 s with the workers starting).
+ * "Slow" counts slow stats rather than averaging a chunk's time: a chunk slowed by the CPU — the
+ * process preempted, the workers loading their modules beside on 2 cores — has one long gap, and
+ * its average used to switch the listing of 20,000 linked photos to the pool, doubling its time
+ * (~0.5 → 1.1 s with the workers starting).
  */
 async function statAll(files: (string | undefined)[], disk: DiskState): Promise<(Stats | undefined)[]> {
   if (disk.slow) return Promise.all(files.map((f) => (f === undefined ? undefined : fs.stat(f).catch(() => undefined))));
-  const t0 = performance.now();
-  const waits0 = process.resourceUsage().voluntaryContextSwitches;
-  const stats = files.map((f) => (f === undefined ? undefined : statOrNothing(f)));
-  const n = stats.filter((st) => st !== undefined).length;
-  if (n > 0 && (performance.now() - t0) / n > SLOW_STAT_MS && process.resourceUsage().voluntaryContextSwitches - waits0 >= n / 4) disk.slow = true;
+  let slowStats = 0;
+  const stats = files.map((f) => {
+    if (f === undefined) return undefined;
+    disk.stats++;
+    const t0 = performance.now();
+    const st = statOrNothing(f);
+    if (performance.now() - t0 > SLOW_STAT_MS) slowStats++;
+    return st;
+  });
+  disk.slowStats += slowStats;
+  if (disk.slowStats >= MIN_SLOW_STATS && disk.slowStats >= SLOW_SHARE * disk.stats) disk.slow = true;
   // The event loop gets a turn every few chunks (the workers' messages, the progress display).
   if (++disk.chunks % 4 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   return stats;
@@ -39,6 +49,9 @@ async function statAll(files: (string | undefined)[], disk: DiskState): Promise<
 interface DiskState {
   slow: boolean;
   chunks: number;
+  /** Stats so far, and how many of them were slow. */
+  stats: number;
+  slowStats: number;
 }
 
 /** A folder's entries: synchronously while the disk answers fast (a promise per folder idles ~1 ms). */
@@ -68,7 +81,7 @@ function wrap(err: unknown, what: string): StorageError {
 export class LocalStore implements Store {
   readonly remote = false;
   /** Set once listing shows the disk is slow: stats go concurrent from then on. */
-  private readonly disk: DiskState = { slow: false, chunks: 0 };
+  private readonly disk: DiskState = { slow: false, chunks: 0, stats: 0, slowStats: 0 };
   constructor(readonly root: string) {}
 
   private abs(key: string): string {
