@@ -48,6 +48,11 @@ export interface PcaModel {
   rank: number;
 }
 
+/** `model.json` → `model.onnx` (any other name: `.onnx` appended). */
+export function portableKeyOf(jsonKey: string): string {
+  return /\.json$/i.test(jsonKey) ? jsonKey.replace(/\.json$/i, '.onnx') : `${jsonKey}.onnx`;
+}
+
 export class PcaModelError extends UserError {
   override readonly name = 'PcaModelError';
 }

@@ -5,15 +5,12 @@
 import { SOFTWARE } from '../version.js';
 import { buildModel, doubleInitializer, FLOAT, tensorInfo } from '../onnx/proto.js';
 import type { PcaModel } from './model.js';
+
+export { portableKeyOf } from './model.js';
 import { PROJECTION_PARAMS, projectionNodes } from './project.js';
 
 export const PORTABLE_INPUT = 'features';
 export const PORTABLE_OUTPUT = 'components';
-
-/** `model.json` → `model.onnx` (any other name: `.onnx` appended). */
-export function portableKeyOf(jsonKey: string): string {
-  return /\.json$/i.test(jsonKey) ? jsonKey.replace(/\.json$/i, '.onnx') : `${jsonKey}.onnx`;
-}
 
 /**
  * The ONNX model: input `features` float32 [N, dim] → output `components` float32 [N, k].

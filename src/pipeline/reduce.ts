@@ -18,7 +18,10 @@ import {
   writeJson,
 } from '../sink/formats.js';
 import { readFeaturesManifest, type FeaturesManifest } from '../sink/manifest.js';
-import { parsePcaModel, portableKeyOf, summarizePcaModel, IncompatibleFeaturesError, checkCompatible, type ComponentSelection, type PcaSummary, type ScaleMode } from '../pca/index.js';
+// The light modules only: the coordinator plans and checks, the workers compute (no ONNX Runtime here).
+import { parsePcaModel, portableKeyOf, summarizePcaModel, IncompatibleFeaturesError, checkCompatible, type PcaSummary } from '../pca/model.js';
+import type { ComponentSelection } from '../pca/select-components.js';
+import type { ScaleMode } from '../pca/scaling.js';
 import type { Store } from '../storage/store.js';
 import type { Runner } from '../runner/runner.js';
 import type { Task, TaskResult } from '../tasks/index.js';

@@ -34,10 +34,6 @@ export interface CompactResult {
   seconds: number;
 }
 
-export function compactPlanFingerprint(inputs: CompactTask['inputs']): string {
-  return sha256Hex(JSON.stringify(inputs));
-}
-
 export async function compactParts(task: CompactTask, ctx: TaskContext): Promise<CompactResult> {
   const t0 = performance.now();
   const features = ctx.store(task.features);
