@@ -1,13 +1,13 @@
 // The portable PCA: model.onnx beside model.json, the same scaling + projection as `transform`
 // as an ONNX graph, so that Python (onnxruntime), pandas or a Spark UDF apply the fitted PCA
-// without this CLI or hand-written NumPy. It runs the very nodes `project` runs (float64 inside,
-// float32 in and out), so its scores equal transform's.
+// without this CLI or hand-written NumPy. It runs the very nodes `project` runs, with the same
+// float32 arrays (centre, then one GEMM), so its scores equal transform's.
 import { SOFTWARE } from '../version.js';
-import { buildModel, doubleInitializer, FLOAT, tensorInfo } from '../onnx/proto.js';
+import { buildModel, floatInitializer, FLOAT, tensorInfo } from '../onnx/proto.js';
 import type { PcaModel } from './model.js';
+import { PROJECTION_PARAMS, projectionNodes, projectionParams } from './project.js';
 
 export { portableKeyOf } from './model.js';
-import { PROJECTION_PARAMS, projectionNodes } from './project.js';
 
 export const PORTABLE_INPUT = 'features';
 export const PORTABLE_OUTPUT = 'components';
@@ -20,16 +20,13 @@ export const PORTABLE_OUTPUT = 'components';
 export function portablePcaModel(model: PcaModel, jsonSha256: string): Uint8Array {
   const { dim, k } = model;
   const p = PROJECTION_PARAMS;
+  const params = projectionParams(model);
   return buildModel(
     {
       nodes: projectionNodes(PORTABLE_INPUT, PORTABLE_OUTPUT),
       inputs: [tensorInfo(PORTABLE_INPUT, FLOAT, ['N', dim])],
       outputs: [tensorInfo(PORTABLE_OUTPUT, FLOAT, ['N', k])],
-      initializers: [
-        doubleInitializer(p.mean, model.mean, [1, dim]),
-        doubleInitializer(p.scale, model.scaleFactors, [1, dim]),
-        doubleInitializer(p.components, model.components, [k, dim]),
-      ],
+      initializers: [floatInitializer(p.mean, params.mean, [1, dim]), floatInitializer(p.weights, params.weights, [k, dim])],
     },
     {
       name: 'fruits_pca',
