@@ -81,7 +81,9 @@ export type StatsSummary = z.infer<typeof statsSummarySchema>;
  */
 async function checkPcaFolder(pca: Store, manifest: FeaturesManifest): Promise<void> {
   if (!(await pca.exists(MODEL_FILE))) return;
-  const fitted = (await fittedModel(pca)).summary.featurizer;
+  // _fit.json names the featurizer of the model written with it: no need to read ~16 MB to know.
+  const info = await readJsonOrNothing(pca, FIT_INFO, fitInfoSchema);
+  const fitted = info?.summary?.featurizer ?? (await fittedModel(pca)).summary.featurizer;
   const { id, sha256 } = manifest.config.model;
   if (fitted.modelId !== id || fitted.sha256 !== sha256) {
     throw new UserError(`${pca.root} holds a PCA fitted on features of ${fitted.modelId} (${fitted.sha256.slice(0, 12)}…), these are of ${id} (${sha256.slice(0, 12)}…); fit into another folder`);
