@@ -38,6 +38,8 @@ export interface FeaturizeJobOptions {
   runner: Runner;
   progress: Progress;
   log: Logger;
+  /** Where a run keeps the statistics of a part (file, fingerprint): its tasks write them there. */
+  statsOf?: (file: string, fingerprint: string) => { store: string; file: string };
 }
 
 export interface FeaturizeSummary {
@@ -153,6 +155,7 @@ async function updateJob(opts: FeaturizeJobOptions, previous: FeaturesManifest, 
     progress: opts.progress,
     log: opts.log,
     lock,
+    statsOf: opts.statsOf,
   });
   const seconds = (performance.now() - t0) / 1000;
   const m = r.manifest;
@@ -333,6 +336,7 @@ async function featurizePartitions(
         batchSize: opts.batchSize,
         maxPixels: opts.maxPixels,
         metadata,
+        stats: opts.statsOf?.(partFileName(p.index), p.fingerprint),
       };
       yield task;
     }

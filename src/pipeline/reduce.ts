@@ -58,10 +58,14 @@ export async function completeFeatures(features: Store): Promise<FeaturesManifes
   return manifest;
 }
 
-/** The featurizer of a features dataset: its weights, and the input size when not the declared one (`<id>@<n>`). */
+/** A featurizer by its weights, and the input size when not the declared one (`<id>@<n>`). */
+export function featurizerKeyOf(model: { id: string; sha256: string }): string {
+  return inputSizeOfId(model.id) === undefined ? model.sha256 : `${model.sha256}@${inputSizeOfId(model.id)}`;
+}
+
+/** The featurizer of a features dataset. */
 function featurizerKey(m: FeaturesManifest): string {
-  const { id, sha256 } = m.config.model;
-  return inputSizeOfId(id) === undefined ? sha256 : `${sha256}@${inputSizeOfId(id)}`;
+  return featurizerKeyOf(m.config.model);
 }
 
 /** Identifies a features dataset's content: the parts' fingerprints and the model. */
@@ -94,7 +98,7 @@ async function checkPcaFolder(pca: Store, manifest: FeaturesManifest): Promise<v
  * The statistics file of one features part: named after the part, its images and the featurizer
  * (the same photos featurized again with other weights or at another input size are another part).
  */
-function partStatsKey(p: { file: string; fingerprint: string }, featurizer: string): string {
+export function partStatsKey(p: { file: string; fingerprint: string }, featurizer: string): string {
   return `${PART_STATS_DIR}/${p.file.replace(/\.parquet$/, '')}-${sha256Hex(`${p.fingerprint}\n${featurizer}`).slice(0, 16)}.bin`;
 }
 
@@ -103,7 +107,15 @@ function partStatsKey(p: { file: string; fingerprint: string }, featurizer: stri
  * a tree (fan-in `fanIn`) into STATS_FILE in the `pca` store. The tree is fixed by the part list
  * alone, so every runner merges in the same order and gets the same numbers.
  */
-export async function statisticsJob(features: Store, pca: Store, opts: StageOptions & { fanIn?: number }): Promise<StatsSummary> {
+export async function statisticsJob(
+  features: Store,
+  pca: Store,
+  opts: StageOptions & {
+    fanIn?: number;
+    /** Part statistics this run computed already (the featurize tasks'): counted as computed. */
+    computedElsewhere?: ReadonlySet<string>;
+  },
+): Promise<StatsSummary> {
   const t0 = performance.now();
   const manifest = await completeFeatures(features);
   await checkPcaFolder(pca, manifest);
@@ -118,12 +130,14 @@ export async function statisticsJob(features: Store, pca: Store, opts: StageOpti
   const fanIn = opts.fanIn ?? 8;
   const dir = '_stats';
   const featurizer = featurizerKey(manifest);
-  let level: string[] = parts.map((p) => partStatsKey(p, featurizer));
+  const level0 = parts.map((p) => partStatsKey(p, featurizer));
+  let level: string[] = level0;
   const missing: Task[] = [];
   for (const p of parts) {
     const file = partStatsKey(p, featurizer);
     if (!(await pca.exists(file))) missing.push({ kind: 'stats', features: features.root, parts: [p.file], output: pca.root, file });
   }
+  const missingFiles = new Set(missing.map((t) => (t as { file: string }).file));
   opts.progress.stage('statistics', parts.length, 'parts');
   opts.progress.tick(parts.length - missing.length);
   await runAll(opts.runner, missing, opts.progress);
@@ -166,7 +180,7 @@ export async function statisticsJob(features: Store, pca: Store, opts: StageOpti
     fingerprint,
     seconds: (performance.now() - t0) / 1000,
     resumed: false,
-    computedParts: missing.length,
+    computedParts: missing.length + level0.filter((key) => opts.computedElsewhere?.has(key) && !missingFiles.has(key)).length,
     parts: parts.length,
   };
   await writeJson(pca, STATS_INFO, summary);

@@ -93,6 +93,8 @@ export interface UpdateOptions {
   progress: Progress;
   log: Logger;
   lock: DatasetLock;
+  /** Where a run keeps the statistics of a part (see FeaturizeJobOptions). */
+  statsOf?: (file: string, fingerprint: string) => { store: string; file: string };
 }
 
 export interface UpdateOutcome {
@@ -307,7 +309,19 @@ async function planUpdate(o: UpdateOptions): Promise<Plan> {
       const plan = await writePlan(staging, partition, `${PLAN_DIR}/${file.replace(/\.parquet$/, '.json')}`);
       featurize.push({
         partition,
-        task: { kind: 'featurize', input: o.input.root, output: staging.root, partition: partition.index, plan, file, model: o.model, batchSize: o.batchSize, maxPixels: o.maxPixels, metadata: o.metadata },
+        task: {
+          kind: 'featurize',
+          input: o.input.root,
+          output: staging.root,
+          partition: partition.index,
+          plan,
+          file,
+          model: o.model,
+          batchSize: o.batchSize,
+          maxPixels: o.maxPixels,
+          metadata: o.metadata,
+          stats: o.statsOf?.(file, partition.fingerprint),
+        },
       });
     }
   };
