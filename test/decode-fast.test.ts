@@ -121,7 +121,10 @@ describe('fast JPEG decode: the same pixels as sharp', () => {
       const r = results[i];
       assert.equal(r.ok, slow.ok, `input ${i}`);
       if (r.ok && slow.ok) assert.ok(r.image.pixels.equals(slow.image.pixels), `input ${i}: identical pixels`);
-      if (!r.ok && !slow.ok) assert.equal(r.reason, slow.reason, `input ${i}: same reason`);
+      // The same kind of failure. libvips's wording of it may differ: it reports one of the warnings
+      // libjpeg emits for the file ("premature end of JPEG image" or "… of data segment"), and which
+      // one can depend on what other decodes run at the same time.
+      if (!r.ok && !slow.ok) assert.equal(r.reason.split(':')[0], slow.reason.split(':')[0], `input ${i}: same kind of reason (${r.reason} / ${slow.reason})`);
     }
     assert.deepEqual(results.map((r) => r.ok), [true, false, true, true, true, false, ...plain.slice(3).map(() => true)]);
   });

@@ -97,7 +97,7 @@ describe('checkCompatible', () => {
 });
 
 describe('project', () => {
-  test('equals the float64 formula ((x − mean) / scale) · componentsᵀ, as float32', async () => {
+  test('agrees with the float64 formula ((x − mean) / scale) · componentsᵀ to float32 precision', async () => {
     const m = await model();
     const rows = 7;
     const scores = await project(m, data.subarray(0, rows * m.dim), rows);
@@ -106,7 +106,8 @@ describe('project', () => {
       for (let c = 0; c < m.k; c++) {
         let acc = 0;
         for (let j = 0; j < m.dim; j++) acc += ((data[r * m.dim + j] - m.mean[j]) / m.scaleFactors[j]) * m.components[c * m.dim + j];
-        assert.equal(scores[r * m.k + c], Math.fround(acc), `row ${r} component ${c}`);
+        // A float32 GEMM over the centred rows: ~1e-6 of the scores' scale (not bit-equal to the float64 sum).
+        assert.ok(Math.abs(scores[r * m.k + c] - acc) <= 1e-5 * (1 + Math.abs(acc)), `row ${r} component ${c}: ${scores[r * m.k + c]} vs ${acc}`);
       }
     }
   });
