@@ -122,8 +122,6 @@ export async function statisticsJob(
   const fingerprint = featuresFingerprint(manifest);
   const done = await readJsonOrNothing(pca, STATS_INFO, statsSummarySchema);
   if (done?.fingerprint === fingerprint && (await pca.exists(STATS_FILE))) return { ...done, resumed: true, computedParts: 0 };
-  // New statistics mean a new fit next: the workers prepare its kernels meanwhile.
-  opts.runner.warm?.({ kind: 'fit' });
 
   const parts = (manifest.partitions ?? []).filter((p) => p.rows > 0);
   if (parts.length === 0) throw new UserError(`${features.root}: no rows to fit a PCA on`);

@@ -1,5 +1,5 @@
 // The fit task: merged statistics in → PCA model file out. No pass over the rows.
-import { decodeStats, statsOfRows } from '../stats/index.js';
+import { decodeStats } from '../stats/index.js';
 import { fitPca, summarizePcaModel, writePcaModel, type ComponentSelection, type ScaleMode, type FeaturizerId, type PcaSummary } from '../pca/index.js';
 import { pcaMemoKey } from './transform.js';
 import type { TaskContext } from './context.js';
@@ -26,20 +26,6 @@ export interface FitResult {
   /** sha256 of the model.json written, and the model without its arrays: the coordinator need not read it back. */
   modelSha256: string;
   summary: PcaSummary;
-}
-
-/**
- * Fits a small synthetic problem: the fit's ORT sessions, WebAssembly kernels and JS get created
- * and compiled while the worker waits, not when the real fit is on the critical path. Large
- * enough for the blocked reduction's panels and GEMMs to run.
- */
-export async function warmFit(): Promise<void> {
-  const n = 400;
-  const d = 320;
-  let seed = 1;
-  const rows = Float32Array.from({ length: n * d }, () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32));
-  const featurizer = { modelId: 'warm-up', sha256: '0'.repeat(64) };
-  await fitPca(await statsOfRows(rows, n, d), { scale: 'standard', components: { variance: 0.9 }, featurizer });
 }
 
 export async function fitFromStats(task: FitTask, ctx: TaskContext): Promise<FitResult> {

@@ -2,7 +2,7 @@
 import type { ModelRef, TaskContext } from './context.js';
 import { featurizePartition, type FeaturizeResult, type FeaturizeTask } from './featurize-partition.js';
 import { compactParts, type CompactResult, type CompactTask } from './compact-parts.js';
-import { fitFromStats, warmFit, type FitResult, type FitTask } from './fit.js';
+import { fitFromStats, type FitResult, type FitTask } from './fit.js';
 import { transformPart, type TransformResult, type TransformTask } from './transform.js';
 import { mergeStatsFiles, statsOfParts, type MergeStatsTask, type StatsResult, type StatsTask } from './statistics.js';
 
@@ -11,16 +11,15 @@ export type TaskResult = FeaturizeResult | StatsResult | FitResult | TransformRe
 export type { ModelRef };
 
 /**
- * What a worker may prepare before the tasks that need it arrive: a featurizer's session, or the
- * fit's kernels (its ONNX Runtime sessions, its WebAssembly module, its compiled JS — ~0.4 s on a
- * fresh worker, on the critical path of an update that refits).
+ * What a worker may prepare before the tasks that need it arrive: a featurizer's session. (Warming
+ * the fit's kernels the same way was measured and dropped: on two busy cores it slowed the
+ * statistics merges by as much as it saved the fit.)
  */
-export type WarmHint = { kind: 'model'; model: ModelRef } | { kind: 'fit' };
+export type WarmHint = { kind: 'model'; model: ModelRef };
 
 /** Prepares what `hint` names; failures are left to the first task that needs it. */
 export async function warmUp(hint: WarmHint, ctx: TaskContext): Promise<void> {
-  if (hint.kind === 'model') await ctx.featurizer(hint.model).catch(() => undefined);
-  else await ctx.memo('warm:fit', () => warmFit().catch(() => undefined));
+  await ctx.featurizer(hint.model).catch(() => undefined);
 }
 
 export async function runTask(task: Task, ctx: TaskContext): Promise<TaskResult> {
