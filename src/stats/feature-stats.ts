@@ -42,7 +42,7 @@ export type Moments = Omit<FeatureStats, 'm2'>;
  * `copy` (target was empty), `keep` (src is empty), or the weight na·nb/n and the mean difference
  * for m2 += m2b + w·δδᵀ. The caller updates m2 — full (mergeInto) or packed (stats-file.ts).
  */
-export function mergeMoments(target: Moments, src: Moments): 'copy' | 'keep' | { w: number; delta: Float64Array } {
+function mergeMoments(target: Moments, src: Moments): 'copy' | 'keep' | { w: number; delta: Float64Array } {
   if (target.dim !== src.dim) {
     throw new Error(`cannot merge feature statistics of dimension ${src.dim} into dimension ${target.dim}`);
   }
@@ -70,8 +70,12 @@ export function mergeMoments(target: Moments, src: Moments): 'copy' | 'keep' | {
   return { w: (na * nb) / n, delta };
 }
 
-/** Adds `src` into `target` in place (Chan et al. pairwise update). */
-export function mergeInto(target: FeatureStats, src: FeatureStats): void {
+/**
+ * Adds `src` into `target` in place (Chan et al.), with m2 stored full (each row from column 0) or
+ * packed (each row from its diagonal, as in statistics files): the upper triangle gets the same
+ * numbers either way.
+ */
+export function mergeM2Into(target: Moments & { m2: Float64Array }, src: Moments & { m2: Float64Array }, packed: boolean): void {
   const how = mergeMoments(target, src);
   if (how === 'keep') return;
   if (how === 'copy') {
@@ -82,11 +86,15 @@ export function mergeInto(target: FeatureStats, src: FeatureStats): void {
   const d = target.dim;
   const m2 = target.m2;
   const m2b = src.m2;
-  for (let i = 0; i < d; i++) {
+  for (let i = 0, at = 0; i < d; i++) {
     const wdi = w * delta[i];
-    const row = i * d;
-    for (let j = 0; j < d; j++) m2[row + j] += m2b[row + j] + wdi * delta[j];
+    for (let j = packed ? i : 0; j < d; j++, at++) m2[at] += m2b[at] + wdi * delta[j];
   }
+}
+
+/** Adds `src` into `target` in place (Chan et al. pairwise update). */
+export function mergeInto(target: FeatureStats, src: FeatureStats): void {
+  mergeM2Into(target, src, false);
 }
 
 /** The statistics of the union of the two row sets (inputs are left untouched). */

@@ -10,7 +10,7 @@
 //      u32      CRC-32 of every byte before it
 // For dim = 1280 that is ~6.6 MB.
 import { crc32 } from 'node:zlib';
-import { createStats, mergeMoments, type FeatureStats, type Moments } from './feature-stats.js';
+import { createStats, mergeM2Into, type FeatureStats, type Moments } from './feature-stats.js';
 import { PermanentError } from '../util/errors.js';
 
 const MAGIC = 'FRSTATS\0';
@@ -138,18 +138,5 @@ export function decodeStats(bytes: Uint8Array, source = 'statistics file'): Feat
 
 /** Adds `src` into `target` in place, m2 packed: the same numbers as mergeInto's upper triangle. */
 export function mergePackedInto(target: PackedStats, src: PackedStats): void {
-  const how = mergeMoments(target, src);
-  if (how === 'keep') return;
-  if (how === 'copy') {
-    target.m2.set(src.m2);
-    return;
-  }
-  const { w, delta } = how;
-  const d = target.dim;
-  const m2 = target.m2;
-  const m2b = src.m2;
-  for (let i = 0, at = 0; i < d; i++) {
-    const wdi = w * delta[i];
-    for (let j = i; j < d; j++, at++) m2[at] += m2b[at] + wdi * delta[j];
-  }
+  mergeM2Into(target, src, true);
 }
