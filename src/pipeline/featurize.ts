@@ -16,6 +16,7 @@ import type { ModelRef, ResolvedModel } from '../model/resolve.js';
 import type { FeaturizeResult, FeaturizeTask, Reject } from '../tasks/featurize-partition.js';
 import type { Task } from '../tasks/index.js';
 import type { Runner } from '../runner/runner.js';
+import type { PartStatsTarget } from '../stats/part-stats.js';
 import type { Progress } from '../util/progress.js';
 import type { Logger } from '../util/logger.js';
 import { UserError } from '../util/errors.js';
@@ -38,8 +39,8 @@ export interface FeaturizeJobOptions {
   runner: Runner;
   progress: Progress;
   log: Logger;
-  /** Where a run keeps the statistics of a part (file, fingerprint): its tasks write them there. */
-  statsOf?: (file: string, fingerprint: string) => { store: string; file: string };
+  /** Where a run keeps the statistics of parts: the tasks that make parts write them there. */
+  partStats?: PartStatsTarget;
 }
 
 export interface FeaturizeSummary {
@@ -155,7 +156,7 @@ async function updateJob(opts: FeaturizeJobOptions, previous: FeaturesManifest, 
     progress: opts.progress,
     log: opts.log,
     lock,
-    statsOf: opts.statsOf,
+    partStats: opts.partStats,
   });
   const seconds = (performance.now() - t0) / 1000;
   const m = r.manifest;
@@ -336,7 +337,7 @@ async function featurizePartitions(
         batchSize: opts.batchSize,
         maxPixels: opts.maxPixels,
         metadata,
-        stats: opts.statsOf?.(partFileName(p.index), p.fingerprint),
+        stats: opts.partStats,
       };
       yield task;
     }

@@ -35,13 +35,12 @@ import { inputSizeOfId } from '../model/spec.js';
 import { SOFTWARE } from '../version.js';
 import { z } from 'zod';
 import { beginWrite, commitWrite, footerMetadata } from '../sink/commit.js';
+import { PART_STATS_DIR, partStatsKey } from '../stats/part-stats.js';
 
 export const STATS_FILE = 'stats.bin';
 export const MODEL_FILE = 'model.json';
 const STATS_INFO = '_stats.json';
 const FIT_INFO = '_fit.json';
-/** Statistics of each features part, kept across updates: a part is never counted twice. */
-const PART_STATS_DIR = '_stats/parts';
 
 export interface StageOptions {
   runner: Runner;
@@ -94,13 +93,6 @@ async function checkPcaFolder(pca: Store, manifest: FeaturesManifest): Promise<v
   }
 }
 
-/**
- * The statistics file of one features part: named after the part, its images and the featurizer
- * (the same photos featurized again with other weights or at another input size are another part).
- */
-export function partStatsKey(p: { file: string; fingerprint: string }, featurizer: string): string {
-  return `${PART_STATS_DIR}/${p.file.replace(/\.parquet$/, '')}-${sha256Hex(`${p.fingerprint}\n${featurizer}`).slice(0, 16)}.bin`;
-}
 
 /**
  * Statistics of each part (kept: an update computes them only for its new parts), then merged as
@@ -112,8 +104,11 @@ export async function statisticsJob(
   pca: Store,
   opts: StageOptions & {
     fanIn?: number;
-    /** Part statistics this run computed already (the featurize tasks'): counted as computed. */
-    computedElsewhere?: ReadonlySet<string>;
+    /**
+     * The part statistics files there were before this run: the others were computed by it (by
+     * the tasks that made their parts), and count as computed.
+     */
+    existedBefore?: ReadonlySet<string>;
   },
 ): Promise<StatsSummary> {
   const t0 = performance.now();
@@ -135,7 +130,6 @@ export async function statisticsJob(
     const file = partStatsKey(p, featurizer);
     if (!(await pca.exists(file))) missing.push({ kind: 'stats', features: features.root, parts: [p.file], output: pca.root, file });
   }
-  const missingFiles = new Set(missing.map((t) => (t as { file: string }).file));
   opts.progress.stage('statistics', parts.length, 'parts');
   opts.progress.tick(parts.length - missing.length);
   await runAll(opts.runner, missing, opts.progress);
@@ -178,7 +172,7 @@ export async function statisticsJob(
     fingerprint,
     seconds: (performance.now() - t0) / 1000,
     resumed: false,
-    computedParts: missing.length + level0.filter((key) => opts.computedElsewhere?.has(key) && !missingFiles.has(key)).length,
+    computedParts: opts.existedBefore ? level0.filter((key) => !opts.existedBefore!.has(key)).length : missing.length,
     parts: parts.length,
   };
   await writeJson(pca, STATS_INFO, summary);

@@ -3,7 +3,8 @@
 // crash redoes only what is missing.
 import { chooseRunId } from './run-id.js';
 import { featurizeJob, type FeaturizeJobOptions, type FeaturizeSummary } from './featurize.js';
-import { MODEL_FILE, featurizerKeyOf, fitJob, keptFit, partStatsKey, statisticsJob, transformJob, type FitSummary, type StatsSummary, type TransformSummary } from './reduce.js';
+import { MODEL_FILE, featurizerKeyOf, fitJob, keptFit, statisticsJob, transformJob, type FitSummary, type StatsSummary, type TransformSummary } from './reduce.js';
+import { PART_STATS_DIR } from '../stats/part-stats.js';
 import { checkOutputLocation } from '../sink/dataset.js';
 import { MANIFEST, RUN_FORMAT, RUN_MANIFEST, readJson, readJsonOrNothing, reducedManifestHeadSchema, runManifestHeadSchema, writeJson } from '../sink/formats.js';
 import { withLock } from '../sink/lock.js';
@@ -82,23 +83,18 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
     return reportHtml;
   };
   const featurizeProgress: Progress = { ...opts.progress, tick: (n) => (loadReport(), opts.progress.tick(n)) };
-  // The featurize tasks also write each new part's statistics where the statistics stage keeps
-  // them (a worker holds the rows then; reading the part back cost an update ~0.3 s) — unless a
-  // kept PCA needs no statistics.
-  const featurizer = featurizerKeyOf({ id: opts.model.spec.id, sha256: opts.model.sha256 });
+  // The tasks that make parts (featurize, compaction) also write each part's statistics where the
+  // statistics stage keeps them: a worker holds the rows then (reading new parts back cost an
+  // update ~0.3 s, a −1 % update ~2 s) — unless a kept PCA needs no statistics. The files there
+  // before are listed first, so the stage can say how many parts this run computed.
   const needsStats = !(opts.keepPca && (await pca.exists(MODEL_FILE)));
-  const handedOut = new Set<string>();
-  const statsOf = needsStats
-    ? (file: string, fingerprint: string) => {
-        const key = partStatsKey({ file, fingerprint }, featurizer);
-        handedOut.add(key);
-        return { store: pca.root, file: key };
-      }
-    : undefined;
-  const featurize = await featurizeJob({ ...opts, progress: featurizeProgress, output: features, overwrite: false, statsOf });
+  const partStats = needsStats ? { store: pca.root, featurizer: featurizerKeyOf({ id: opts.model.spec.id, sha256: opts.model.sha256 }) } : undefined;
+  const existedBefore = new Set<string>();
+  if (partStats) for await (const o of pca.list(PART_STATS_DIR)) existedBefore.add(o.key);
+  const featurize = await featurizeJob({ ...opts, progress: featurizeProgress, output: features, overwrite: false, partStats });
   const kept = opts.keepPca ? await keptFit(pca) : undefined;
   if (opts.keepPca && !kept) opts.log.info('--keep-pca: no fitted model yet; fitting one');
-  const statistics = kept?.statistics ?? (await statisticsJob(features, pca, { ...stage, computedElsewhere: handedOut }));
+  const statistics = kept?.statistics ?? (await statisticsJob(features, pca, { ...stage, existedBefore: partStats ? existedBefore : undefined }));
   const fit =
     kept?.fit ??
     (await fitJob(pca, {

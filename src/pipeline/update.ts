@@ -35,6 +35,7 @@ import type { FeaturesManifest } from '../sink/manifest.js';
 import type { DatasetLock } from '../sink/lock.js';
 import type { CompactResult, CompactTask } from '../tasks/compact-parts.js';
 import { compactPlanFingerprint } from '../tasks/compact-plan.js';
+import type { PartStatsTarget } from '../stats/part-stats.js';
 import type { FeaturizeResult, FeaturizeTask, Reject } from '../tasks/featurize-partition.js';
 import type { ModelRef } from '../tasks/context.js';
 import type { Task } from '../tasks/index.js';
@@ -93,8 +94,8 @@ export interface UpdateOptions {
   progress: Progress;
   log: Logger;
   lock: DatasetLock;
-  /** Where a run keeps the statistics of a part (see FeaturizeJobOptions). */
-  statsOf?: (file: string, fingerprint: string) => { store: string; file: string };
+  /** Where a run keeps the statistics of parts: new and compacted parts' tasks write them there. */
+  partStats?: PartStatsTarget;
 }
 
 export interface UpdateOutcome {
@@ -320,7 +321,7 @@ async function planUpdate(o: UpdateOptions): Promise<Plan> {
           batchSize: o.batchSize,
           maxPixels: o.maxPixels,
           metadata: o.metadata,
-          stats: o.statsOf?.(file, partition.fingerprint),
+          stats: o.partStats,
         },
       });
     }
@@ -472,7 +473,7 @@ export async function commitVersion(c: CommitInput): Promise<{ manifest: Feature
 }
 
 /** Compaction tasks for groups of parts, numbered after the new partitions. */
-function compactionTasks(o: { output: Store; metadata: Record<string, string> }, staging: Store, version: number, groups: PartInfo[][], drops: Map<string, string[]>, first: number): CompactTask[] {
+function compactionTasks(o: { output: Store; metadata: Record<string, string>; partStats?: PartStatsTarget }, staging: Store, version: number, groups: PartInfo[][], drops: Map<string, string[]>, first: number): CompactTask[] {
   return groups.map((g, i) => {
     const inputs = g.map((p) => ({ part: p.file, drop: drops.get(p.file) ?? [] }));
     return {
@@ -483,6 +484,7 @@ function compactionTasks(o: { output: Store; metadata: Record<string, string> },
       inputs,
       metadata: o.metadata,
       planFingerprint: compactPlanFingerprint(inputs),
+      stats: o.partStats,
     };
   });
 }

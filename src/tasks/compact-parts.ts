@@ -7,6 +7,8 @@ import { sidecarKey, writeJson } from '../sink/formats.js';
 import { sha256Hex } from '../util/hash.js';
 import type { TaskContext } from './context.js';
 import { countLabels } from './featurize-partition.js';
+import { writePartStats } from './part-stats.js';
+import type { PartStatsTarget } from '../stats/part-stats.js';
 
 export interface CompactTask {
   kind: 'compact';
@@ -20,6 +22,8 @@ export interface CompactTask {
   metadata: Record<string, string>;
   /** Identifies the inputs: a rerun keeps a part whose summary carries the same one. */
   planFingerprint: string;
+  /** In a run: also write the new part's statistics there (see stats/part-stats.ts). */
+  stats?: PartStatsTarget;
 }
 
 export interface CompactResult {
@@ -77,6 +81,7 @@ export async function compactParts(task: CompactTask, ctx: TaskContext): Promise
     bytes: bytes.length,
     seconds: (performance.now() - t0) / 1000,
   };
+  if (task.stats) await writePartStats(task.stats, result, values, paths.length, dim, (uri) => ctx.store(uri));
   await writeJson(output, sidecarKey(task.file), result);
   return result;
 }

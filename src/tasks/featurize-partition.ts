@@ -6,7 +6,8 @@ import { partFileName, readPlan, type Partition } from '../source/partition.js';
 import { encodeFeatures } from '../sink/parquet.js';
 import { sidecarKey, writeJson, type IndexEntry } from '../sink/formats.js';
 import { mapOrdered } from '../util/ordered.js';
-import { encodeStats, statsOfRows } from '../stats/index.js';
+import { writePartStats } from './part-stats.js';
+import type { PartStatsTarget } from '../stats/part-stats.js';
 import { sha256Hex } from '../util/hash.js';
 import { errorMessage } from '../util/errors.js';
 import type { ModelRef, TaskContext } from './context.js';
@@ -26,11 +27,8 @@ export interface FeaturizeTask {
   maxPixels: number;
   /** Footer metadata shared by every part of the dataset. */
   metadata: Record<string, string>;
-  /**
-   * Where a run's statistics stage keeps this part's statistics: the task computes them from the
-   * rows it holds, so that stage need not read the part back (it computes what is missing).
-   */
-  stats?: { store: string; file: string };
+  /** In a run: also write the part's statistics there (see stats/part-stats.ts). */
+  stats?: PartStatsTarget;
 }
 
 export interface Reject {
@@ -158,7 +156,7 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
     task.metadata,
   );
   await output.write(file, bytes);
-  if (task.stats && paths.length > 0) await writePartStats(task.stats, features.subarray(0, paths.length * dim), paths.length, dim, ctx);
+  if (task.stats) await writePartStats(task.stats, { file, fingerprint: partition.fingerprint }, features.subarray(0, paths.length * dim), paths.length, dim, (uri) => ctx.store(uri));
   seconds.write = (performance.now() - w0) / 1000;
   seconds.total = (performance.now() - t0) / 1000;
   const result: FeaturizeResult = {
@@ -176,21 +174,6 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
   // Its index entries stay in the file: the coordinator reads them when it commits.
   await writeJson(output, sidecarKey(file), { ...result, entries });
   return result;
-}
-
-/**
- * The part's statistics, as the statistics task would compute them from the part (the same
- * float32 rows, the same kernels). Anything wrong — a NaN feature — is left to that task, which
- * reports it with the row's image.
- */
-async function writePartStats(to: { store: string; file: string }, rows: Float32Array, n: number, dim: number, ctx: TaskContext): Promise<void> {
-  let stats;
-  try {
-    stats = await statsOfRows(rows, n, dim);
-  } catch {
-    return;
-  }
-  await ctx.store(to.store).write(to.file, encodeStats(stats));
 }
 
 export function countLabels(labels: readonly string[]): Record<string, number> {
