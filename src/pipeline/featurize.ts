@@ -120,7 +120,7 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
     if (diff) throw new UserError(`output ${output.root} holds a run with other settings (${diff}); pass --overwrite to replace it, or choose another output`);
   }
   // Workers may load the network now, while this process lists the input and reads the index.
-  opts.runner.warm?.({ kind: 'model', model: modelRefOf(model) });
+  opts.runner.warm?.(modelRefOf(model));
   const lock = await acquireLock(output, 'fruits featurize', log);
   try {
     if (state === 'previous' && opts.overwrite) {

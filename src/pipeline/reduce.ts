@@ -86,13 +86,12 @@ async function checkPcaFolder(pca: Store, manifest: FeaturesManifest): Promise<v
   if (!(await pca.exists(MODEL_FILE))) return;
   // _fit.json names the featurizer of the model written with it: no need to read ~16 MB to know.
   const info = await readJsonOrNothing(pca, FIT_INFO, fitInfoSchema);
-  const fitted = info?.summary?.featurizer ?? (await fittedModel(pca)).summary.featurizer;
+  const fitted = info?.summary?.featurizer ?? (await fittedModel(pca, info)).summary.featurizer;
   const { id, sha256 } = manifest.config.model;
   if (fitted.modelId !== id || fitted.sha256 !== sha256) {
     throw new UserError(`${pca.root} holds a PCA fitted on features of ${fitted.modelId} (${fitted.sha256.slice(0, 12)}…), these are of ${id} (${sha256.slice(0, 12)}…); fit into another folder`);
   }
 }
-
 
 /**
  * Statistics of each part (kept: an update computes them only for its new parts), then merged as
@@ -126,8 +125,8 @@ export async function statisticsJob(
   const level0 = parts.map((p) => partStatsKey(p, featurizer));
   let level: string[] = level0;
   const missing: Task[] = [];
-  for (const p of parts) {
-    const file = partStatsKey(p, featurizer);
+  for (const [i, p] of parts.entries()) {
+    const file = level0[i];
     if (!(await pca.exists(file))) missing.push({ kind: 'stats', features: features.root, parts: [p.file], output: pca.root, file });
   }
   opts.progress.stage('statistics', parts.length, 'parts');
@@ -184,14 +183,14 @@ export interface FitSummary extends FitResult {
 }
 
 /**
- * The model in `pca` with its sha256 and summary: from _fit.json when it describes the model.json
- * there (the file is hashed, not parsed), else from the model file itself.
+ * The model.json in `pca`, its sha256 and summary: the summary of `info` (the _fit.json the caller
+ * read) when it describes that very file (hashed, not parsed), else the parsed file's.
  */
-async function fittedModel(pca: Store): Promise<{ info?: z.infer<typeof fitInfoSchema>; sha256: string; summary: PcaSummary }> {
-  const [info, bytes] = await Promise.all([readJsonOrNothing(pca, FIT_INFO, fitInfoSchema), pca.read(MODEL_FILE)]);
+async function fittedModel(pca: Store, info: z.infer<typeof fitInfoSchema> | undefined): Promise<{ sha256: string; summary: PcaSummary }> {
+  const bytes = await pca.read(MODEL_FILE);
   const sha256 = sha256Hex(bytes);
-  if (info?.summary && info.modelSha256 === sha256) return { info, sha256, summary: info.summary };
-  return { info, sha256, summary: summarizePcaModel(parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE))) };
+  if (info?.summary && info.modelSha256 === sha256) return { sha256, summary: info.summary };
+  return { sha256, summary: summarizePcaModel(parsePcaModel(bytes.toString('utf8'), pca.uriOf(MODEL_FILE))) };
 }
 
 /** A --k beyond the feature dimension is a mistake to report before any work, not a task to retry. */
@@ -210,7 +209,7 @@ export async function fitJob(
   const previous = await readJsonOrNothing(pca, FIT_INFO, fitInfoSchema);
   // An output from before model.onnx existed refits once (~1 s) to get it.
   if (previous?.key === key && (await pca.exists(MODEL_FILE)) && (await pca.exists(portableKeyOf(MODEL_FILE)))) {
-    const { info: _info, ...model } = await fittedModel(pca);
+    const model = await fittedModel(pca, previous);
     const { key: _key, ...result } = previous;
     return { ...result, resumed: true, modelSha256: model.sha256, summary: model.summary };
   }
@@ -230,10 +229,9 @@ export async function fitJob(
  * nothing is recomputed). Undefined when there is none yet.
  */
 export async function keptFit(pca: Store): Promise<{ statistics: StatsSummary; fit: FitSummary } | undefined> {
-  const stats = await readJsonOrNothing(pca, STATS_INFO, statsSummarySchema);
-  if (!stats || !(await pca.exists(MODEL_FILE))) return undefined;
-  const { info, sha256, summary } = await fittedModel(pca);
-  if (!info) return undefined;
+  const [stats, info] = await Promise.all([readJsonOrNothing(pca, STATS_INFO, statsSummarySchema), readJsonOrNothing(pca, FIT_INFO, fitInfoSchema)]);
+  if (!stats || !info || !(await pca.exists(MODEL_FILE))) return undefined;
+  const { sha256, summary } = await fittedModel(pca, info);
   const { key: _key, ...result } = info;
   // Nothing was computed for them in this run: their times are not this run's.
   return {

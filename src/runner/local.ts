@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Device } from '../model/device.js';
 import { describeTask } from '../tasks/describe.js';
-import type { Task, TaskResult, WarmHint } from '../tasks/index.js';
+import type { ModelRef, Task, TaskResult } from '../tasks/index.js';
 import { TaskFailedError, type RunHandlers, type Runner } from './runner.js';
 
 export interface LocalRunnerOptions {
@@ -68,7 +68,7 @@ export class LocalRunner implements Runner {
   private nextId = 1;
   private batch?: Batch;
   private startFailures = 0;
-  private readonly hints: WarmHint[] = [];
+  private warmModel?: ModelRef;
   /** Peak resident memory of each worker, read from /proc before it exits (for benchmarks). */
   readonly peakRssBytes: number[] = [];
 
@@ -90,7 +90,7 @@ export class LocalRunner implements Runner {
     if (msg.type === 'ready') {
       slot.ready = true;
       this.startFailures = 0;
-      for (const hint of this.hints) slot.child.send({ type: 'warm', hint });
+      if (this.warmModel) slot.child.send({ type: 'warm', model: this.warmModel });
       void this.dispatch(slot);
       return;
     }
@@ -191,9 +191,9 @@ export class LocalRunner implements Runner {
     if (this.slots.length === 0) for (let i = 0; i < this.opts.workers; i++) this.slots.push(this.spawn());
   }
 
-  warm(hint: WarmHint): void {
-    this.hints.push(hint);
-    for (const slot of this.slots) if (slot.ready) slot.child.send({ type: 'warm', hint });
+  warm(model: ModelRef): void {
+    this.warmModel = model;
+    for (const slot of this.slots) if (slot.ready) slot.child.send({ type: 'warm', model });
   }
 
   run(tasks: AsyncIterable<Task> | Iterable<Task>, handlers: RunHandlers = {}): Promise<TaskResult[]> {

@@ -1,7 +1,7 @@
 // What every runner offers: execute tasks, report progress and each result as it arrives.
 // The embedded local runner (worker processes) and the distributed runner (BullMQ) both
 // implement it, and the pipelines never know which one they have.
-import type { Task, TaskResult, WarmHint } from '../tasks/index.js';
+import type { ModelRef, Task, TaskResult } from '../tasks/index.js';
 
 export interface RunHandlers {
   /** Finished items (images or rows) inside tasks, for the progress display. */
@@ -13,8 +13,8 @@ export interface Runner {
   /** Runs every task (pulled lazily from the stream); rejects with TaskFailedError if one fails all attempts. */
   run(tasks: AsyncIterable<Task> | Iterable<Task>, handlers?: RunHandlers): Promise<TaskResult[]>;
   close(): Promise<void>;
-  /** A hint: tasks needing this will come (featurize with a model, a fit), so workers may prepare it ahead of them. */
-  warm?(hint: WarmHint): void;
+  /** A hint: featurize tasks with this model will come, so workers may load it ahead of them. */
+  warm?(model: ModelRef): void;
 }
 
 export class TaskFailedError extends Error {

@@ -2,11 +2,11 @@
 // keeps one model session for the life of the process, and reports progress and results.
 import sharp from 'sharp';
 import { createTaskContext } from '../tasks/context.js';
-import { runTask, warmUp, type Task, type WarmHint } from '../tasks/index.js';
+import { runTask, type ModelRef, type Task } from '../tasks/index.js';
 import type { Device } from '../model/device.js';
 import { isRetryable } from '../util/errors.js';
 
-type Inbound = { type: 'task'; id: number; task: Task } | { type: 'warm'; hint: WarmHint };
+type Inbound = { type: 'task'; id: number; task: Task } | { type: 'warm'; model: ModelRef };
 
 const threads = Number(process.env.FRUITS_WORKER_THREADS ?? '1');
 const device = (process.env.FRUITS_DEVICE ?? 'cpu') as Device;
@@ -48,7 +48,7 @@ const settle = (msg: object) => {
 
 process.on('message', (msg: Inbound) => {
   // Loading ahead of the tasks; a failure is reported by the first task that needs the model.
-  if (msg.type === 'warm') return void warmUp(msg.hint, ctx);
+  if (msg.type === 'warm') return void ctx.featurizer(msg.model).catch(() => undefined);
   if (msg.type !== 'task') return;
   current = msg.id;
   runTask(msg.task, ctx).then(

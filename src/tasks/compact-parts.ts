@@ -81,7 +81,7 @@ export async function compactParts(task: CompactTask, ctx: TaskContext): Promise
     bytes: bytes.length,
     seconds: (performance.now() - t0) / 1000,
   };
-  if (task.stats) await writePartStats(task.stats, result, values, paths.length, dim, (uri) => ctx.store(uri));
+  if (task.stats) await writePartStats(task.stats, result, values, paths.length, dim, ctx);
   await writeJson(output, sidecarKey(task.file), result);
   return result;
 }

@@ -156,7 +156,7 @@ export async function featurizePartition(task: FeaturizeTask, ctx: TaskContext):
     task.metadata,
   );
   await output.write(file, bytes);
-  if (task.stats) await writePartStats(task.stats, { file, fingerprint: partition.fingerprint }, features.subarray(0, paths.length * dim), paths.length, dim, (uri) => ctx.store(uri));
+  if (task.stats) await writePartStats(task.stats, { file, fingerprint: partition.fingerprint }, features.subarray(0, paths.length * dim), paths.length, dim, ctx);
   seconds.write = (performance.now() - w0) / 1000;
   seconds.total = (performance.now() - t0) / 1000;
   const result: FeaturizeResult = {

@@ -10,18 +10,6 @@ export type Task = FeaturizeTask | StatsTask | MergeStatsTask | FitTask | Transf
 export type TaskResult = FeaturizeResult | StatsResult | FitResult | TransformResult | CompactResult;
 export type { ModelRef };
 
-/**
- * What a worker may prepare before the tasks that need it arrive: a featurizer's session. (Warming
- * the fit's kernels the same way was measured and dropped: on two busy cores it slowed the
- * statistics merges by as much as it saved the fit.)
- */
-export type WarmHint = { kind: 'model'; model: ModelRef };
-
-/** Prepares what `hint` names; failures are left to the first task that needs it. */
-export async function warmUp(hint: WarmHint, ctx: TaskContext): Promise<void> {
-  await ctx.featurizer(hint.model).catch(() => undefined);
-}
-
 export async function runTask(task: Task, ctx: TaskContext): Promise<TaskResult> {
   switch (task.kind) {
     case 'featurize':

@@ -1,8 +1,8 @@
 // The statistics of a part written by the task that made it (featurize, compaction): it holds
 // the part's rows, so the statistics stage of a run need not read the part back.
-import type { Store } from '../storage/store.js';
 import { encodeStats, statsOfRows } from '../stats/index.js';
 import { partStatsKey, type PartStatsTarget } from '../stats/part-stats.js';
+import type { TaskContext } from './context.js';
 
 /**
  * Writes the statistics of a part's rows (the same float32 rows and kernels as the statistics
@@ -14,7 +14,7 @@ export async function writePartStats(
   rows: Float32Array,
   n: number,
   dim: number,
-  store: (uri: string) => Store,
+  ctx: TaskContext,
 ): Promise<void> {
   if (n === 0) return;
   let bytes: Uint8Array;
@@ -23,5 +23,5 @@ export async function writePartStats(
   } catch {
     return;
   }
-  await store(target.store).write(partStatsKey(part, target.featurizer), bytes);
+  await ctx.store(target.store).write(partStatsKey(part, target.featurizer), bytes);
 }
