@@ -1,6 +1,6 @@
 // The WebAssembly SIMD matrix–vector kernels of the eigensolver against plain loops: every tail
 // case of the vector loops (lengths 0–9 and not multiples of 4), odd row counts (the two-row
-// pass), strides and offsets inside a larger matrix, and views from outside the arena.
+// pass of gemv, the four-row pass of symv), strides and offsets inside a larger matrix, and views from outside the arena.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SimdArena } from '../src/kernels/simd-gemv.js';
@@ -53,7 +53,9 @@ describe('SIMD kernels', () => {
 
   test('symv reads only the lower triangle and equals the full product', () => {
     const { arena, a, x, y } = setUp();
-    for (const [n, offset] of [[1, 0], [2, 0], [3, STRIDE + 1], [4, 0], [5, 2 * STRIDE + 2], [9, 0], [ROWS - 1, STRIDE + 1], [ROWS, 0]]) {
+    // Every n mod 4 (the four-row passes and the rows left), odd and even column counts before a pass.
+    const sizes = [[1, 0], [2, 0], [3, STRIDE + 1], [4, 0], [5, 2 * STRIDE + 2], [6, STRIDE + 1], [7, 0], [8, 3 * STRIDE + 3], [9, 0], [10, 2 * STRIDE + 2], [11, 0], [13, 0], [ROWS - 1, STRIDE + 1], [ROWS, 0]];
+    for (const [n, offset] of sizes) {
       const view = a.subarray(offset);
       const expected = reference(view, n, n, STRIDE, x);
       // Poison the strict upper triangle: symv must not read it.

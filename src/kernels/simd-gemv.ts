@@ -6,7 +6,7 @@
 // ~3 G elements/s here (SIMD, two rows per pass sharing the loads of x) against 1.1 for a JS loop
 // and ~1.3 per CPU-second for ONNX Runtime's MatMul with N = 1 (MLAS has no float64 GEMV, and each
 // call also pays the session overhead: 35 µs at 64×64, where this takes 1 µs).
-import { F64, I32, V128, encodeModule, wasm as w, whileLoop, type FunctionSpec } from './wasm-module.js';
+import { F64, I32, V128, encodeModule, wasm as w, whileLoop, type FunctionSpec, type ValueType } from './wasm-module.js';
 
 // gemv(pA, rows, cols, stride, pX, pY): y[r] = Σ_{i<cols} A[r·stride + i]·x[i]; pointers in bytes.
 const P = { a: 0, rows: 1, cols: 2, stride: 3, x: 4, y: 5 } as const;
@@ -73,64 +73,86 @@ const GEMV: FunctionSpec = {
 
 // symv(pA, n, stride, pX, pY): y = A·x for a symmetric A of which only the lower triangle
 // (A[r·stride + i], i ≤ r) is read — half the memory traffic of gemv: row r gives the dot product
-// for y[r] and, by symmetry, adds A[r,i]·x[r] to every y[i < r] in the same pass.
+// for y[r] and, by symmetry, adds A[r,i]·x[r] to every y[i < r] in the same pass. Rows go four at
+// a time so that each x[i] and y[i] is loaded and y[i] stored once per four rows (1,280 × 1,280:
+// ~1.8 → ~3 G matrix elements/s here); their 4×4 corner and the last n mod 4 rows are scalar.
+const SYMV_ROWS = 4;
 const Q = { a: 0, n: 1, stride: 2, x: 3, y: 4 } as const;
 const M = {
-  r: 5, p: 6, i: 7, end4: 8, rowBytes: 9, colBytes: 10, // i32: colBytes = r·8 (the strict lower part)
-  acc0: 11, acc1: 12, xr: 13, a0: 14, a1: 15, // v128
-  tail: 16, xs: 17, as: 18, // f64
-  yi: 19, // i32 address of y[i]
+  r: 5, i: 6, end2: 7, rowBytes: 8, colBytes: 9, p: 10, // i32: colBytes = r·8, end2 its even part
+  rowPtr: [11, 12, 13, 14], // i32: rows r … r+3
+  acc: [15, 16, 17, 18], xr: [19, 20, 21, 22], av: 23, xv: 24, yv: 25, // v128
+  tail: [26, 27, 28, 29], s: 30, // f64
 } as const;
+const SYMV_LOCALS: ValueType[] = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, V128, V128, V128, F64, F64, F64, F64, F64];
 
-const yAxpy = (aLocal: number, offset: number) => [
-  ...w.get(M.yi), ...w.get(M.yi), ...w.v128Load(offset), ...w.get(aLocal), ...w.get(M.xr), ...w.f64x2Mul, ...w.f64x2Add, ...w.v128Store(offset),
-];
+/** Rows r … r+R−1 of the lower triangle: columns before r in SIMD, then their R×R corner. */
+function symvRows(R: 1 | 2 | 4): number[] {
+  const out: number[] = [];
+  const at = (base: number, offset: number[]) => [...w.get(base), ...offset, ...w.i32Add];
+  out.push(...w.get(M.r), ...w.i32(3), ...w.i32Shl, ...w.set(M.colBytes));
+  out.push(...w.get(M.colBytes), ...w.i32(-16), ...w.i32And, ...w.set(M.end2));
+  for (let k = 0; k < R; k++) {
+    out.push(...w.get(M.p), ...(k ? [...w.get(M.rowBytes), ...w.i32(k), ...w.i32Mul, ...w.i32Add] : []), ...w.set(M.rowPtr[k]));
+    out.push(...at(Q.x, w.get(M.colBytes)), ...w.f64Load(8 * k), ...w.f64x2Splat, ...w.set(M.xr[k]));
+    out.push(...w.v128Zero, ...w.set(M.acc[k]), ...w.f64Zero, ...w.set(M.tail[k]));
+  }
+  out.push(...w.i32(0), ...w.set(M.i));
+  // Two columns per step: x and y loaded once for the R rows, y stored once.
+  const vectorBody = [...at(Q.x, w.get(M.i)), ...w.v128Load(0), ...w.set(M.xv), ...at(Q.y, w.get(M.i)), ...w.v128Load(0), ...w.set(M.yv)];
+  // y's update as a sum tree over the rows (a chain of R dependent adds would bound the loop).
+  for (let k = 0; k < R; k++) {
+    vectorBody.push(...at(M.rowPtr[k], w.get(M.i)), ...w.v128Load(0), ...w.tee(M.av));
+    vectorBody.push(...w.get(M.xr[k]), ...w.f64x2Mul);
+    if (k % 2 === 1) vectorBody.push(...w.f64x2Add);
+    if (k === 3) vectorBody.push(...w.f64x2Add);
+    vectorBody.push(...w.get(M.acc[k]), ...w.get(M.av), ...w.get(M.xv), ...w.f64x2Mul, ...w.f64x2Add, ...w.set(M.acc[k]));
+  }
+  vectorBody.push(...w.get(M.yv), ...w.f64x2Add, ...w.set(M.yv));
+  vectorBody.push(...at(Q.y, w.get(M.i)), ...w.get(M.yv), ...w.v128Store(0));
+  vectorBody.push(...w.get(M.i), ...w.i32(16), ...w.i32Add, ...w.set(M.i));
+  out.push(...whileLoop([...w.get(M.i), ...w.get(M.end2), ...w.i32LtU], vectorBody));
+  // An odd column left (r odd): scalar.
+  const scalarBody: number[] = [];
+  for (let k = 0; k < R; k++) {
+    scalarBody.push(...at(M.rowPtr[k], w.get(M.i)), ...w.f64Load(0), ...w.set(M.s));
+    scalarBody.push(...w.get(M.tail[k]), ...w.get(M.s), ...at(Q.x, w.get(M.i)), ...w.f64Load(0), ...w.f64Mul, ...w.f64Add, ...w.set(M.tail[k]));
+    scalarBody.push(...at(Q.y, w.get(M.i)), ...at(Q.y, w.get(M.i)), ...w.f64Load(0), ...w.get(M.s), ...w.get(M.xr[k]), ...w.f64x2Lane(0), ...w.f64Mul, ...w.f64Add, ...w.f64Store(0));
+  }
+  scalarBody.push(...w.get(M.i), ...w.i32(8), ...w.i32Add, ...w.set(M.i));
+  out.push(...whileLoop([...w.get(M.i), ...w.get(M.colBytes), ...w.i32LtU], scalarBody));
+  // The corner: row r+a against columns r … r+a (constant offsets from column r).
+  for (let a = 0; a < R; a++) {
+    out.push(...w.get(M.acc[a]), ...w.f64x2Lane(0), ...w.get(M.acc[a]), ...w.f64x2Lane(1), ...w.f64Add, ...w.get(M.tail[a]), ...w.f64Add, ...w.set(M.s));
+    for (let b = 0; b < a; b++) {
+      const aij = [...at(M.rowPtr[a], w.get(M.colBytes)), ...w.f64Load(8 * b)];
+      out.push(...w.get(M.s), ...aij, ...at(Q.x, w.get(M.colBytes)), ...w.f64Load(8 * b), ...w.f64Mul, ...w.f64Add, ...w.set(M.s));
+      out.push(...at(Q.y, w.get(M.colBytes)), ...at(Q.y, w.get(M.colBytes)), ...w.f64Load(8 * b), ...aij, ...w.get(M.xr[a]), ...w.f64x2Lane(0), ...w.f64Mul, ...w.f64Add, ...w.f64Store(8 * b));
+    }
+    // y[r+a] += s + A[r+a, r+a]·x[r+a]
+    out.push(...at(Q.y, w.get(M.colBytes)), ...at(Q.y, w.get(M.colBytes)), ...w.f64Load(8 * a), ...w.get(M.s), ...w.f64Add);
+    out.push(...at(M.rowPtr[a], w.get(M.colBytes)), ...w.f64Load(8 * a), ...w.get(M.xr[a]), ...w.f64x2Lane(0), ...w.f64Mul, ...w.f64Add, ...w.f64Store(8 * a));
+  }
+  out.push(...w.get(M.p), ...w.get(M.rowBytes), ...w.i32(R), ...w.i32Mul, ...w.i32Add, ...w.set(M.p));
+  out.push(...w.get(M.r), ...w.i32(R), ...w.i32Add, ...w.set(M.r));
+  return out;
+}
 
 const SYMV: FunctionSpec = {
   name: 'symv',
   params: [I32, I32, I32, I32, I32],
-  locals: [I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128, F64, F64, F64, I32],
+  locals: SYMV_LOCALS,
   body: [
     ...w.get(Q.stride), ...w.i32(3), ...w.i32Shl, ...w.set(M.rowBytes),
     ...w.get(Q.a), ...w.set(M.p),
-    // y = 0
+    // y = 0: every row adds to it.
     ...whileLoop([...w.get(M.r), ...w.get(Q.n), ...w.i32LtU], [
       ...w.get(Q.y), ...w.get(M.r), ...w.i32(3), ...w.i32Shl, ...w.i32Add, ...w.f64Zero, ...w.f64Store(0),
       ...w.get(M.r), ...w.i32(1), ...w.i32Add, ...w.set(M.r),
     ]),
     ...w.i32(0), ...w.set(M.r),
-    ...whileLoop([...w.get(M.r), ...w.get(Q.n), ...w.i32LtU], [
-      ...w.get(M.r), ...w.i32(3), ...w.i32Shl, ...w.set(M.colBytes),
-      ...w.get(M.r), ...w.i32(-4), ...w.i32And, ...w.i32(3), ...w.i32Shl, ...w.set(M.end4),
-      ...w.get(Q.x), ...w.get(M.colBytes), ...w.i32Add, ...w.f64Load(0), ...w.tee(M.xs), ...w.f64x2Splat, ...w.set(M.xr),
-      ...w.v128Zero, ...w.set(M.acc0), ...w.v128Zero, ...w.set(M.acc1), ...w.f64Zero, ...w.set(M.tail),
-      ...w.i32(0), ...w.set(M.i),
-      ...whileLoop([...w.get(M.i), ...w.get(M.end4), ...w.i32LtU], [
-        ...w.get(M.p), ...w.get(M.i), ...w.i32Add, ...w.v128Load(0), ...w.set(M.a0),
-        ...w.get(M.p), ...w.get(M.i), ...w.i32Add, ...w.v128Load(16), ...w.set(M.a1),
-        ...w.get(Q.x), ...w.get(M.i), ...w.i32Add, ...w.set(M.yi),
-        ...w.get(M.acc0), ...w.get(M.a0), ...w.get(M.yi), ...w.v128Load(0), ...w.f64x2Mul, ...w.f64x2Add, ...w.set(M.acc0),
-        ...w.get(M.acc1), ...w.get(M.a1), ...w.get(M.yi), ...w.v128Load(16), ...w.f64x2Mul, ...w.f64x2Add, ...w.set(M.acc1),
-        ...w.get(Q.y), ...w.get(M.i), ...w.i32Add, ...w.set(M.yi),
-        ...yAxpy(M.a0, 0),
-        ...yAxpy(M.a1, 16),
-        ...w.get(M.i), ...w.i32(32), ...w.i32Add, ...w.set(M.i),
-      ]),
-      ...whileLoop([...w.get(M.i), ...w.get(M.colBytes), ...w.i32LtU], [
-        ...w.get(M.p), ...w.get(M.i), ...w.i32Add, ...w.f64Load(0), ...w.set(M.as),
-        ...w.get(M.tail), ...w.get(M.as), ...w.get(Q.x), ...w.get(M.i), ...w.i32Add, ...w.f64Load(0), ...w.f64Mul, ...w.f64Add, ...w.set(M.tail),
-        ...w.get(Q.y), ...w.get(M.i), ...w.i32Add, ...w.tee(M.yi), ...w.get(M.yi), ...w.f64Load(0), ...w.get(M.as), ...w.get(M.xs), ...w.f64Mul, ...w.f64Add, ...w.f64Store(0),
-        ...w.get(M.i), ...w.i32(8), ...w.i32Add, ...w.set(M.i),
-      ]),
-      // y[r] = dot + A[r,r]·x[r] (rows below add their part later)
-      ...w.get(Q.y), ...w.get(M.colBytes), ...w.i32Add,
-      ...w.get(M.acc0), ...w.get(M.acc1), ...w.f64x2Add, ...w.tee(M.acc0), ...w.f64x2Lane(0), ...w.get(M.acc0), ...w.f64x2Lane(1), ...w.f64Add,
-      ...w.get(M.tail), ...w.f64Add,
-      ...w.get(M.p), ...w.get(M.colBytes), ...w.i32Add, ...w.f64Load(0), ...w.get(M.xs), ...w.f64Mul, ...w.f64Add,
-      ...w.f64Store(0),
-      ...w.get(M.p), ...w.get(M.rowBytes), ...w.i32Add, ...w.set(M.p),
-      ...w.get(M.r), ...w.i32(1), ...w.i32Add, ...w.set(M.r),
-    ]),
+    ...whileLoop([...w.get(M.r), ...w.i32(SYMV_ROWS - 1), ...w.i32Add, ...w.get(Q.n), ...w.i32LtU], symvRows(SYMV_ROWS)),
+    ...whileLoop([...w.get(M.r), ...w.get(Q.n), ...w.i32LtU], symvRows(1)),
   ],
 };
 
