@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isHiddenKey, isImageKey, labelOf, listImages, rootNameOf, type ImageRef } from '../src/source/listing.js';
 import { LocalStore } from '../src/storage/local.js';
+import { compareBytewise } from '../src/util/byte-order.js';
 import { tempDir } from './helpers/paths.js';
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -170,5 +171,22 @@ describe('listing rules', () => {
     assert.equal(rootNameOf('/data/fruits/Test/'), 'Test');
     assert.equal(rootNameOf('s3://bucket/fruits/Training'), 'Training');
     assert.equal(rootNameOf('s3://bucket'), 'bucket');
+  });
+});
+
+describe('byte-wise key order', () => {
+  it('compareBytewise orders any strings as Buffer.compare does on their UTF-8 bytes', () => {
+    // Code units around the cases that differ between UTF-16 and UTF-8 order: ASCII, Latin-1,
+    // U+E000–U+FFFF (private use, CJK compatibility, U+FFFD) and surrogate pairs (emoji, U+10000+).
+    const alphabet = ['a', 'b', '/', ' ', '-', 'é', 'ß', '中', '\uE000', '\uFB01', '\uFFFD', '\uFFFF', '😀', '𐀀', '\u{10FFFF}'];
+    let state = 12345;
+    const pick = () => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return state;
+    };
+    const words = Array.from({ length: 400 }, () => Array.from({ length: pick() % 5 }, () => alphabet[pick() % alphabet.length]).join(''));
+    for (const a of words.slice(0, 100)) {
+      for (const b of words) assert.equal(Math.sign(compareBytewise(a, b)), Math.sign(byteOrder(a, b)), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    }
   });
 });

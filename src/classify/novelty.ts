@@ -33,6 +33,7 @@ import { statsOfRows } from '../stats/index.js';
 import { fitPca } from '../pca/index.js';
 import { multiplyABt } from '../kernels/gemm.js';
 import { unitRows } from './knn.js';
+import { compareBytewise } from '../util/byte-order.js';
 
 /** Version 2: one covariance per class; version 1 (pooled covariance only) still loads. */
 export const NOVELTY_VERSION = 2;
@@ -475,7 +476,7 @@ export async function fitNovelty(input: NoveltyFitInput, opts: NoveltyFitOptions
   y.forEach((c, i) => byClass[c].push(i));
   const kept: number[] = [];
   for (const rows of byClass) {
-    rows.sort((a, b) => Buffer.compare(Buffer.from(input.paths[a]), Buffer.from(input.paths[b])));
+    rows.sort((a, b) => compareBytewise(input.paths[a], input.paths[b]));
     const take = Math.min(perClass, rows.length);
     for (let j = 0; j < take; j++) kept.push(rows[Math.floor(((j + 0.5) * rows.length) / take)]);
   }

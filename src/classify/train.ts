@@ -29,6 +29,7 @@ import { accuracyOf, type Accuracy } from './metrics.js';
 import { fitNovelty, topScoresOf, type NoveltyModel } from './novelty.js';
 import { fitStandardizer, standardize, type StandardizeMode } from './standardize.js';
 import { TRAIN_DEFAULTS } from './train-options.js';
+import { compareBytewise } from '../util/byte-order.js';
 
 export interface TrainOptions {
   dataset: string;
@@ -76,7 +77,7 @@ export function holdoutSplit(data: LabelledRows, fraction: number): { fit: numbe
   const heldSet = new Set<number>();
   for (const rows of byClass.values()) {
     if (rows.length < 2) continue;
-    rows.sort((a, b) => Buffer.compare(Buffer.from(data.paths[a]), Buffer.from(data.paths[b])));
+    rows.sort((a, b) => compareBytewise(data.paths[a], data.paths[b]));
     const count = Math.min(rows.length - 1, Math.max(1, Math.round(rows.length * fraction)));
     for (const r of rows.slice(rows.length - count)) heldSet.add(r);
   }
@@ -90,10 +91,6 @@ function pick(x: Float32Array, dim: number, indices: readonly number[]): Float32
   const out = new Float32Array(indices.length * dim);
   indices.forEach((r, i) => out.set(x.subarray(r * dim, (r + 1) * dim), i * dim));
   return out;
-}
-
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 /** Resolves the dataset argument: a run's reduced dataset wins (it is what the run was for). */
@@ -135,7 +132,7 @@ export async function trainBundle(opts: TrainOptions): Promise<BundleContents> {
   const dim = pca ? pca.model.k : space.dim;
 
   // --- labels and inputs
-  const labels = [...new Set(data.labels)].sort(byteOrder);
+  const labels = [...new Set(data.labels)].sort(compareBytewise);
   if (labels.length < 2) throw new UserError(`${data.location}: only one label (${labels[0]}); a classifier needs at least two`);
   const index = new Map(labels.map((l, i) => [l, i]));
   const y = Int32Array.from(data.labels, (l) => index.get(l)!);

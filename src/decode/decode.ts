@@ -7,8 +7,38 @@
 // Plain JPEGs at their own size take a faster decoder of the same pixels (jpeg-fast.ts). Otherwise
 // one libvips pipeline per image: a separate header read (metadata) measured ~0.2 ms of CPU per
 // 100×100 JPEG, a fifth of the decode, so it only runs on the rare paths that need it.
-import sharp from 'sharp';
+import type { Sharp } from 'sharp';
 import { decodePlainJpeg } from './jpeg-fast.js';
+
+type SharpModule = (typeof import('sharp'))['default'];
+let sharpLoading: Promise<SharpModule> | undefined;
+let oneThreadPerImage = false;
+
+/**
+ * sharp (libvips) loads with the first photo the fast path refuses: a collection of plain JPEGs
+ * never needs it, and loading it cost each worker ~60 ms of CPU at start-up, beside the others.
+ */
+function loadSharp(): Promise<SharpModule> {
+  sharpLoading ??= import('sharp').then(({ default: sharp }) => {
+    if (oneThreadPerImage) configure(sharp);
+    return sharp;
+  });
+  return sharpLoading;
+}
+
+function configure(sharp: SharpModule): void {
+  sharp.concurrency(1);
+  sharp.cache(false);
+}
+
+/**
+ * For worker processes, which decode several images at once: one libvips thread per image, and
+ * no operation cache (each image is decoded once, a cache would only hold memory).
+ */
+export function decodeOneImagePerThread(): void {
+  oneThreadPerImage = true;
+  void sharpLoading?.then(configure);
+}
 
 export interface DecodeLimits {
   /** Images with more pixels than this are rejected before decoding (decompression bombs). */
@@ -76,6 +106,7 @@ function reasonOf(err: unknown, bytes: Buffer): string {
 
 /** The stored size after EXIF orientation (orientations 5–8 swap width and height). */
 async function orientedSize(bytes: Buffer): Promise<{ width: number; height: number }> {
+  const sharp = await loadSharp();
   const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   const swap = (meta.orientation ?? 1) >= 5;
   return { width: (swap ? meta.height : meta.width) ?? 0, height: (swap ? meta.width : meta.height) ?? 0 };
@@ -94,7 +125,8 @@ export async function decodeImage(bytes: Buffer, target: { width: number; height
 export async function decodeWithSharp(bytes: Buffer, target: { width: number; height: number }, limits: DecodeLimits): Promise<DecodedImage> {
   if (bytes.length === 0) throw new DecodeError('empty file (0 bytes)');
   const bound = { width: NATIVE_SIZE_FACTOR * target.width, height: NATIVE_SIZE_FACTOR * target.height };
-  const img = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning' })
+  const sharp = await loadSharp();
+  const img: Sharp = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'warning' })
     .rotate()
     .resize(bound.width, bound.height, { fit: 'inside', withoutEnlargement: true })
     // Fruit photos are shot on white: transparent pixels become white, not black.

@@ -11,6 +11,7 @@ import type { ModelSpec } from '../model/spec.js';
 import { openStore } from '../storage/open.js';
 import { UserError } from '../util/errors.js';
 import type { DriftReference } from './drift.js';
+import { compareBytewise } from '../util/byte-order.js';
 
 export function bundleReference(bundle: Bundle): DriftReference {
   const novelty = bundle.novelty;
@@ -39,7 +40,7 @@ export function bundleReference(bundle: Bundle): DriftReference {
 
 export async function datasetReference(data: LabelledRows): Promise<DriftReference> {
   if (data.space.kind !== 'features') throw new UserError(`${data.location} holds PCA-reduced rows; give the features dataset as the reference`);
-  const labels = [...new Set(data.labels)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const labels = [...new Set(data.labels)].sort(compareBytewise);
   if (labels.length < 2) throw new UserError(`${data.location}: a reference needs at least two labels, it has ${labels.length}`);
   const index = new Map(labels.map((l, i) => [l, i]));
   const y = Int32Array.from(data.labels, (l) => index.get(l)!);

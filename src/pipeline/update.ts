@@ -30,7 +30,8 @@ import {
   type IndexEntry,
 } from '../sink/formats.js';
 import { toCsv } from '../sink/csv.js';
-import { IndexWriter, compareKeys, readIndex, removeUnusedChunks } from '../sink/dataset-index.js';
+import { IndexWriter, readIndex, removeUnusedChunks } from '../sink/dataset-index.js';
+import { compareBytewise } from '../util/byte-order.js';
 import type { FeaturesManifest } from '../sink/manifest.js';
 import type { DatasetLock } from '../sink/lock.js';
 import type { CompactResult, CompactTask } from '../tasks/compact-parts.js';
@@ -154,7 +155,7 @@ async function* mergeSorted(listing: AsyncIterable<ImageRef>, index: AsyncIterab
   let x = await a.next();
   let y = await b.next();
   while (!x.done || !y.done) {
-    const c = x.done ? 1 : y.done ? -1 : compareKeys(x.value.key, y.value.k);
+    const c = x.done ? 1 : y.done ? -1 : compareBytewise(x.value.key, y.value.k);
     if (c < 0) {
       yield { ref: (x as IteratorYieldResult<ImageRef>).value };
       x = await a.next();
@@ -452,7 +453,7 @@ export async function commitVersion(c: CommitInput): Promise<{ manifest: Feature
     featurizer: { id: c.previous.config.model.id, sha256: c.previous.config.model.sha256 },
     kind: c.kind,
   };
-  const sortedLabels = Object.fromEntries(Object.entries(rowsPerLabel).sort(([a], [b]) => compareKeys(a, b)));
+  const sortedLabels = Object.fromEntries(Object.entries(rowsPerLabel).sort(([a], [b]) => compareBytewise(a, b)));
   const manifest: FeaturesManifest = {
     ...c.previous,
     status: 'committing',
@@ -494,7 +495,7 @@ function nextParts(previous: PartInfo[], replaced: Set<string>, featurized: Map<
   const out = previous.filter((p) => !replaced.has(p.file));
   for (const r of featurized.values()) out.push({ file: r.file, rows: r.rows, rejects: r.rejects.length, fingerprint: r.fingerprint, bytes: r.bytes });
   for (const r of compacted.values()) if (r.rows > 0) out.push({ file: r.file, rows: r.rows, rejects: 0, fingerprint: r.fingerprint, bytes: r.bytes });
-  return out.sort((a, b) => compareKeys(a.file, b.file));
+  return out.sort((a, b) => compareBytewise(a.file, b.file));
 }
 
 export async function updateDataset(o: UpdateOptions): Promise<UpdateOutcome> {

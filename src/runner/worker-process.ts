@@ -1,6 +1,6 @@
 // Entry point of a local worker process: receives tasks over IPC, runs them with a context that
 // keeps one model session for the life of the process, and reports progress and results.
-import sharp from 'sharp';
+import { decodeOneImagePerThread } from '../decode/decode.js';
 import { createTaskContext } from '../tasks/context.js';
 import { runTask, type ModelRef, type Task } from '../tasks/index.js';
 import type { Device } from '../model/device.js';
@@ -10,10 +10,7 @@ type Inbound = { type: 'task'; id: number; task: Task } | { type: 'warm'; model:
 
 const threads = Number(process.env.FRUITS_WORKER_THREADS ?? '1');
 const device = (process.env.FRUITS_DEVICE ?? 'cpu') as Device;
-// libvips threads per image: one, since images are decoded concurrently instead.
-sharp.concurrency(1);
-// Every image is decoded once: libvips' operation cache would only hold memory.
-sharp.cache(false);
+decodeOneImagePerThread();
 
 // Progress goes to the coordinator at most every PROGRESS_MS: one IPC message per batch measured
 // ~0.2 ms of the worker's time per image (serialisation and a pipe write), for a display that

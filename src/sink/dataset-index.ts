@@ -11,15 +11,11 @@ import type { Store } from '../storage/store.js';
 import { sha256Hex } from '../util/hash.js';
 import { UserError } from '../util/errors.js';
 import { INDEX_DIR, indexEntrySchema, type IndexChunk, type IndexEntry } from './formats.js';
+import { compareBytewise } from '../util/byte-order.js';
 
 /** Mean entries per chunk (a power of two), and the most one chunk may hold. */
 const MEAN_CHUNK = 2048;
 const MAX_CHUNK = 8 * MEAN_CHUNK;
-
-/** Byte-wise order of keys, the order of S3 listings and of LocalStore's walk. */
-export function compareKeys(a: string, b: string): number {
-  return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
 
 export function isBoundary(key: string): boolean {
   return (crc32(key) & (MEAN_CHUNK - 1)) === 0;
@@ -35,7 +31,7 @@ export class IndexWriter {
   constructor(private readonly store: Store) {}
 
   async add(e: IndexEntry): Promise<void> {
-    if (this.written + this.lines.length > 0 && compareKeys(this.last, e.k) >= 0) throw new Error(`index out of order: ${this.last} then ${e.k}`);
+    if (this.written + this.lines.length > 0 && compareBytewise(this.last, e.k) >= 0) throw new Error(`index out of order: ${this.last} then ${e.k}`);
     if (this.lines.length === 0) this.first = e.k;
     this.last = e.k;
     this.lines.push(JSON.stringify(e));

@@ -21,7 +21,7 @@ export function isImageKey(key: string): boolean {
 
 /** Hidden files and folders (`.DS_Store`, `.ipynb_checkpoints/…`, our own temporaries) are not data. */
 export function isHiddenKey(key: string): boolean {
-  return key.split('/').some((part) => part.startsWith('.'));
+  return key.startsWith('.') || key.includes('/.');
 }
 
 /** The parent folder's name; an image at the root takes the root folder's own name. */

@@ -4,6 +4,7 @@ import { promises as fs, readdirSync, readFileSync, statSync, type Dirent, type 
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { StorageError, type ObjectInfo, type Store } from './store.js';
+import { compareBytewise } from '../util/byte-order.js';
 
 const STAT_CHUNK = 64;
 /**
@@ -59,16 +60,17 @@ async function readFolder(dir: string, disk: DiskState): Promise<Dirent[]> {
   return disk.slow ? fs.readdir(dir, { withFileTypes: true }) : readdirSync(dir, { withFileTypes: true });
 }
 
+/** A folder entry's path: `dir` comes normalised from the walk and a name has no separator (path.join normalises again, per file). */
+function inFolder(dir: string, name: string): string {
+  return dir.endsWith(path.sep) ? dir + name : dir + path.sep + name;
+}
+
 function statOrNothing(file: string): Stats | undefined {
   try {
     return statSync(file);
   } catch {
     return undefined;
   }
-}
-
-function byteCompare(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function wrap(err: unknown, what: string): StorageError {
@@ -128,20 +130,20 @@ export class LocalStore implements Store {
     const links = listed.filter((e) => e.isSymbolicLink()).map((e) => e.name);
     for (let i = 0; i < links.length; i += STAT_CHUNK) {
       const names = links.slice(i, i + STAT_CHUNK);
-      (await statAll(names.map((n) => path.join(dir, n)), this.disk)).forEach((st, j) => linked.set(names[j], st));
+      (await statAll(names.map((n) => inFolder(dir, n)), this.disk)).forEach((st, j) => linked.set(names[j], st));
     }
     const items = listed
       .map((e) => ({ e, sortKey: e.isDirectory() || linked.get(e.name)?.isDirectory() ? `${e.name}/` : e.name }))
-      .sort((a, b) => byteCompare(a.sortKey, b.sortKey));
+      .sort((a, b) => compareBytewise(a.sortKey, b.sortKey));
     let stats: (Stats | undefined)[] = [];
     for (let i = 0; i < items.length; i++) {
       const { e } = items[i];
       // Files are stat-ed a chunk at a time (see statAll).
       if (i % STAT_CHUNK === 0) {
-        stats = await statAll(items.slice(i, i + STAT_CHUNK).map(({ e: f }) => (f.isFile() ? path.join(dir, f.name) : undefined)), this.disk);
+        stats = await statAll(items.slice(i, i + STAT_CHUNK).map(({ e: f }) => (f.isFile() ? inFolder(dir, f.name) : undefined)), this.disk);
       }
       const key = keyPrefix ? `${keyPrefix}/${e.name}` : e.name;
-      const full = path.join(dir, e.name);
+      const full = inFolder(dir, e.name);
       if (e.isDirectory()) {
         yield* this.walk(full, key);
         continue;

@@ -4,7 +4,7 @@
 // Redis and the storage.
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import sharp from 'sharp';
+import { decodeOneImagePerThread } from '../../decode/decode.js';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createTaskContext, type TaskContext } from '../../tasks/context.js';
@@ -63,10 +63,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const { log } = opts;
   const where = redactRedisUrl(opts.redisUrl);
   const progressEveryMs = opts.progressEveryMs ?? 250;
-  // As in the local worker processes: images are decoded concurrently, one libvips thread each,
-  // and each image is decoded once, so libvips' cache would only hold memory.
-  sharp.concurrency(1);
-  sharp.cache(false);
+  decodeOneImagePerThread();
 
   const client: Redis = await connectRedis(opts.redisUrl, 'worker');
   const name = `${os.hostname()}:${process.pid}`;
