@@ -7,6 +7,8 @@ import { StorageError, type ObjectInfo, type Store } from './store.js';
 import { compareBytewise } from '../util/byte-order.js';
 
 const STAT_CHUNK = 64;
+/** A stat that took longer than this may have waited for the disk (warm, a stat costs 6–10 µs). */
+const SLOW_STAT_MS = 0.05;
 /**
  * The disk is slow once the listing has blocked on it for at least SLOW_SHARE of its stats (and
  * MIN_WAITS times): a cold cache reads an inode block every few files and a network file system
@@ -22,30 +24,46 @@ const MIN_WAITS = 8;
  * synchronous stats when chunked, with the workers starting beside). Once the listing has waited
  * on the disk (a cold cache, a network file system), concurrently, so that the waits overlap.
  *
- * "Waited" is the process's voluntary context switches (getrusage): a stat that blocks on I/O
- * gives up the CPU, one that is merely preempted does not. Timing each stat could not tell the
- * two apart: with the workers loading their modules beside on 2 cores, preempted stats switched
- * the listing of 20,000 linked photos to the pool in some runs, doubling its time (~0.5 → 1.1 s).
- * Measured on those photos: warm, 54 switches; cold cache, 17,624; warm under 3 busy processes, 242.
+ * Slow stats are only suspects: a stat also takes long when the process is preempted (the workers
+ * load their modules beside it on 2 cores), and switching the listing of 20,000 linked photos to
+ * the pool for that doubled its time (~0.5 → 1.1 s) in some runs. So a run of slow stats is
+ * confirmed by the process's voluntary context switches (getrusage), which count the times it
+ * blocked on I/O and not the times it was preempted. Measured on those photos: warm, 54 switches;
+ * cold cache, 17,624; warm beside 3 busy processes, 242. getrusage is read only to confirm: it
+ * cost ~0.3 ms a call here with the workers running.
  */
 async function statAll(files: (string | undefined)[], disk: DiskState): Promise<(Stats | undefined)[]> {
   if (disk.slow) return Promise.all(files.map((f) => (f === undefined ? undefined : fs.stat(f).catch(() => undefined))));
-  const before = process.resourceUsage().voluntaryContextSwitches;
-  const stats = files.map((f) => (f === undefined ? undefined : statOrNothing(f)));
-  disk.stats += stats.length;
-  disk.waits += process.resourceUsage().voluntaryContextSwitches - before;
-  if (disk.waits >= MIN_WAITS && disk.waits >= SLOW_SHARE * disk.stats) disk.slow = true;
+  disk.switchesBefore ??= voluntarySwitches();
+  const stats = files.map((f) => {
+    if (f === undefined) return undefined;
+    disk.stats++;
+    const t0 = performance.now();
+    const st = statOrNothing(f);
+    if (performance.now() - t0 > SLOW_STAT_MS) disk.slowStats++;
+    return st;
+  });
+  if (disk.slowStats >= MIN_WAITS && disk.slowStats >= SLOW_SHARE * disk.stats) {
+    const waits = voluntarySwitches() - disk.switchesBefore;
+    if (waits >= MIN_WAITS && waits >= SLOW_SHARE * disk.stats) disk.slow = true;
+    else Object.assign(disk, { stats: 0, slowStats: 0, switchesBefore: undefined }); // preempted: watch afresh
+  }
   // The event loop gets a turn every few chunks (the workers' messages, the progress display).
   if (++disk.chunks % 4 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   return stats;
 }
 
+function voluntarySwitches(): number {
+  return process.resourceUsage().voluntaryContextSwitches;
+}
+
 interface DiskState {
   slow: boolean;
   chunks: number;
-  /** Files stat-ed so far, and how many times the process blocked meanwhile. */
+  /** Since the last confirmation: files stat-ed, how many of them slowly, the switches before. */
   stats: number;
-  waits: number;
+  slowStats: number;
+  switchesBefore?: number;
 }
 
 /** A folder's entries: synchronously while the disk answers fast (a promise per folder idles ~1 ms). */
@@ -76,7 +94,7 @@ function wrap(err: unknown, what: string): StorageError {
 export class LocalStore implements Store {
   readonly remote = false;
   /** Set once listing shows the disk is slow: stats go concurrent from then on. */
-  private readonly disk: DiskState = { slow: false, chunks: 0, stats: 0, waits: 0 };
+  private readonly disk: DiskState = { slow: false, chunks: 0, stats: 0, slowStats: 0 };
   constructor(readonly root: string) {}
 
   private abs(key: string): string {
