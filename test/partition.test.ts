@@ -24,13 +24,16 @@ async function plan(images: ImageRef[], size: number): Promise<Partition[]> {
 }
 
 describe('planPartitions', () => {
-  it('cuts consecutive runs of N in order, the last one shorter, indices from 0', async () => {
+  it('cuts consecutive runs of N in order, a short remainder split evenly with the last full run, indices from 0', async () => {
     const images = refs(230);
     const parts = await plan(images, 50);
     assert.deepEqual(
       parts.map((p) => p.images.length),
-      [50, 50, 50, 50, 30],
+      [50, 50, 50, 40, 40],
     );
+    assert.deepEqual((await plan(refs(201), 50)).map((p) => p.images.length), [50, 50, 50, 26, 25]);
+    assert.deepEqual((await plan(refs(200), 50)).map((p) => p.images.length), [50, 50, 50, 50], 'no remainder: nothing split');
+    assert.deepEqual((await plan(refs(70), 50)).map((p) => p.images.length), [35, 35]);
     assert.deepEqual(
       parts.map((p) => p.index),
       [0, 1, 2, 3, 4],
@@ -92,7 +95,7 @@ describe('planPartitions', () => {
     }
   });
 
-  it('plans as a stream: a partition is out after reading only its images, even from an endless listing', async () => {
+  it('plans as a stream: a partition is out once the next one is listed, even from an endless listing', async () => {
     let pulled = 0;
     async function* endless(): AsyncIterable<ImageRef> {
       for (let i = 0; ; i++) {
@@ -103,7 +106,7 @@ describe('planPartitions', () => {
     const seen: number[] = [];
     for await (const p of planPartitions(endless(), 100)) {
       seen.push(p.index);
-      assert.ok(pulled <= (p.index + 1) * 100, `partition ${p.index} came out after ${pulled} images were listed`);
+      assert.ok(pulled <= (p.index + 2) * 100, `partition ${p.index} came out after ${pulled} images were listed`);
       if (seen.length === 3) break;
     }
     assert.deepEqual(seen, [0, 1, 2]);

