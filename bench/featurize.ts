@@ -3,18 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { readFileSync } from 'node:fs';
-import { cli, modelDir, repeatedDataset, runNode, repoRoot } from './util.js';
-
-// The machine is shared: wall-clock rates swing with the other sessions' load, so the ratio is
-// also given per CPU-second. A finished child's CPU, its own workers' included (each process reaps
-// its children), is in this process's cutime + cstime (/proc/self/stat, fields 16–17, in ticks).
-const TICKS_PER_SECOND = 100;
-function childrenCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd on
-  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND;
-}
+import { childrenCpuSeconds, cli, modelDir, repeatedDataset, runNode, repoRoot } from './util.js';
 
 export interface FeaturizeBenchOptions {
   images: number;

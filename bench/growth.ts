@@ -1,11 +1,12 @@
 // Growing-collection benchmark: a full `fruits run` on N photos (the mini dataset repeated under
 // new paths), then +10 % new photos and a rerun, +1 % and a rerun (default: refit and re-project;
 // then --keep-pca), and a run after removing 1 %. Each rerun's wall time as a share of the full
-// run, measured in the same bench run, and peak memory (coordinator + workers) of each run.
+// run, measured in the same bench run (also in CPU-seconds of the process tree), and peak memory
+// (coordinator + workers) of each run.
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { cli, modelDir, repeatedDataset, runNode } from './util.js';
+import { childrenCpuSeconds, cli, modelDir, repeatedDataset, runNode } from './util.js';
 
 export interface GrowthBenchOptions {
   images: number;
@@ -42,11 +43,13 @@ export async function benchGrowth(o: GrowthBenchOptions) {
   };
   const run = async (what: string, extra: string[] = []) => {
     const t0 = performance.now();
+    const cpu0 = childrenCpuSeconds();
     const r = await runNode(
       [cli, 'run', input, out, '--json', '--quiet', '--workers', String(o.workers), '--threads', String(o.threads), '--batch-size', String(o.batchSize), ...extra],
       { FRUITS_MODEL_DIR: modelDir },
     );
     const seconds = (performance.now() - t0) / 1000;
+    const cpuSeconds = childrenCpuSeconds() - cpu0;
     if (r.code !== 0) throw new Error(`${what}: fruits run failed: ${r.stderr}`);
     const s = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
       featurize: { rows: number; seconds: number; update?: { featurized: number } };
@@ -68,7 +71,7 @@ export async function benchGrowth(o: GrowthBenchOptions) {
       rest: r1(s.seconds - s.featurize.seconds - s.statistics.seconds - s.fit.seconds - s.transform.seconds),
       process: r1(seconds - s.seconds),
     };
-    return { seconds, rows: s.featurize.rows, featurized: s.featurize.update?.featurized ?? s.featurize.rows, peakRssMiB: peak / 2 ** 20, stages };
+    return { seconds, cpuSeconds, rows: s.featurize.rows, featurized: s.featurize.update?.featurized ?? s.featurize.rows, peakRssMiB: peak / 2 ** 20, stages };
   };
 
   await link(files.slice(0, o.images));
@@ -89,6 +92,9 @@ export async function benchGrowth(o: GrowthBenchOptions) {
   await fs.rm(out, { recursive: true, force: true });
   await fs.rm(input, { recursive: true, force: true });
   const share = (r: { seconds: number }) => r.seconds / full.seconds;
+  // The same shares in CPU-seconds of the whole process tree: the machine is shared, and a rerun
+  // measured minutes after the full run may meet another load; CPU time moves much less with it.
+  const cpuShare = (r: { cpuSeconds: number }) => Math.round((r.cpuSeconds / full.cpuSeconds) * 1000) / 1000;
   return {
     config: `${o.workers} workers × ${o.threads} ORT threads, batch ${o.batchSize}`,
     images: full.rows,
@@ -101,6 +107,8 @@ export async function benchGrowth(o: GrowthBenchOptions) {
     plus1KeepPcaShare: share(plus1Keep),
     minus1Seconds: minus1.seconds,
     minus1Share: share(minus1),
+    fullCpuSeconds: full.cpuSeconds,
+    cpuShare: { plus10: cpuShare(plus10), plus1: cpuShare(plus1), plus1KeepPca: cpuShare(plus1Keep), minus1: cpuShare(minus1) },
     featurized: { full: full.featurized, plus10: plus10.featurized, plus1: plus1.featurized, plus1KeepPca: plus1Keep.featurized, minus1: minus1.featurized },
     stageSeconds: { full: full.stages, plus10: plus10.stages, plus1: plus1.stages, plus1KeepPca: plus1Keep.stages, minus1: minus1.stages },
     peakRssMiB: { full: full.peakRssMiB, plus10: plus10.peakRssMiB, plus1: plus1.peakRssMiB, plus1KeepPca: plus1Keep.peakRssMiB, minus1: minus1.peakRssMiB },

@@ -15,10 +15,9 @@ import { closeS3Clients } from '../src/storage/s3-config.js';
 import { LocalStore } from '../src/storage/local.js';
 import { setS3TestEnv, startS3Server } from '../test/helpers/s3-server.js';
 import { uploadFolder } from '../test/helpers/upload-folder.js';
-import { cli, miniData, modelDir, repoRoot, runNode, table } from './util.js';
+import { childrenCpuSeconds, cli, cpuSeconds, miniData, modelDir, repoRoot, runNode, table } from './util.js';
 
 const BUCKET = 'bench';
-const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
 
 interface RunFigures {
   rows: number;
@@ -28,27 +27,6 @@ interface RunFigures {
   cliCpuSeconds: number;
   /** CPU seconds s3rver used during the run (~0 for local runs). */
   serverCpuSeconds: number;
-}
-
-/** Fields 3… of /proc/<pid>/stat (after the command name, which may hold spaces). */
-function statFields(pid: number | 'self'): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-
-/** CPU seconds (user + system, fields 14 and 15) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const f = statFields(pid);
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
-
-/**
- * CPU seconds of this process's finished, reaped children and their own reaped children (fields
- * 16 and 17): a CLI run and its worker processes, which the CLI reaps before it exits.
- */
-function childrenCpuSeconds(): number {
-  const f = statFields('self');
-  return (Number(f[13]) + Number(f[14])) / CLK_TCK;
 }
 
 /** The s3rver child keeps its data in `dataDir`, which is on its command line. */

@@ -1,6 +1,6 @@
 // Shared benchmark plumbing: where the shared data is, datasets of repeated photos, child runs.
 import { spawn } from 'node:child_process';
-import { promises as fs, existsSync } from 'node:fs';
+import { promises as fs, existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,4 +56,29 @@ export function runNode(args: string[], env: Record<string, string> = {}): Promi
 export function table(rows: [string, string | number][]): string {
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : v}`).join('\n');
+}
+
+// CPU time from /proc (Linux). The machine is shared: wall-clock figures swing with the other
+// sessions' load, so benchmarks also give their ratios per CPU-second.
+const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
+
+/** Fields 3… of /proc/<pid>/stat (after the command name, which may hold spaces). */
+function statFields(pid: number | 'self'): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** CPU seconds (user + system, fields 14 and 15) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const f = statFields(pid);
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+/**
+ * CPU seconds of this process's finished, reaped children and their own reaped children (fields
+ * 16 and 17): a CLI run and its worker processes, which the CLI reaps before it exits.
+ */
+export function childrenCpuSeconds(): number {
+  const f = statFields('self');
+  return (Number(f[13]) + Number(f[14])) / CLK_TCK;
 }
