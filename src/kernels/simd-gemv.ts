@@ -57,7 +57,7 @@ function dotRows(rows: 1 | 2): number[] {
   return out;
 }
 
-const GEMV: FunctionSpec = {
+const gemvSpec = (): FunctionSpec => ({
   name: 'gemv',
   params: [I32, I32, I32, I32, I32, I32],
   locals: [I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128, V128, F64, F64, F64, I32, I32],
@@ -69,7 +69,7 @@ const GEMV: FunctionSpec = {
     ...whileLoop([...w.get(L.r), ...w.i32(1), ...w.i32Add, ...w.get(P.rows), ...w.i32LtU], dotRows(2)),
     ...whileLoop([...w.get(L.r), ...w.get(P.rows), ...w.i32LtU], dotRows(1)),
   ],
-};
+});
 
 // symv(pA, n, stride, pX, pY): y = A·x for a symmetric A of which only the lower triangle
 // (A[r·stride + i], i ≤ r) is read — half the memory traffic of gemv: row r gives the dot product
@@ -138,7 +138,7 @@ function symvRows(R: 1 | 2 | 4): number[] {
   return out;
 }
 
-const SYMV: FunctionSpec = {
+const symvSpec = (): FunctionSpec => ({
   name: 'symv',
   params: [I32, I32, I32, I32, I32],
   locals: SYMV_LOCALS,
@@ -154,7 +154,7 @@ const SYMV: FunctionSpec = {
     ...whileLoop([...w.get(M.r), ...w.i32(SYMV_ROWS - 1), ...w.i32Add, ...w.get(Q.n), ...w.i32LtU], symvRows(SYMV_ROWS)),
     ...whileLoop([...w.get(M.r), ...w.get(Q.n), ...w.i32LtU], symvRows(1)),
   ],
-};
+});
 
 let compiled: WebAssembly.Module | undefined;
 
@@ -177,7 +177,9 @@ export class SimdArena {
     const pages = Math.ceil((values * 8 + PAGE) / PAGE);
     if (pages > MAX_PAGES) throw new RangeError(`SIMD arena of ${values} float64 values exceeds the 4 GiB of a wasm memory`);
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    compiled ??= new WebAssembly.Module(encodeModule([GEMV, SYMV]));
+    // Built on first use: encoding the kernels' bytes is ~25 ms of JS, which every worker would
+    // otherwise pay at start-up whether or not it fits a PCA.
+    compiled ??= new WebAssembly.Module(encodeModule([gemvSpec(), symvSpec()]));
     const instance = new WebAssembly.Instance(compiled, { env: { memory: this.memory } });
     this.gemvFn = instance.exports.gemv as typeof this.gemvFn;
     this.symvFn = instance.exports.symv as typeof this.symvFn;
