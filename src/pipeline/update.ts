@@ -300,9 +300,10 @@ async function planUpdate(o: UpdateOptions): Promise<Plan> {
   const featurize: Plan['featurize'] = [];
   const counts = { added: 0, changed: 0, removed: 0, touched: 0, listed: 0 };
   let batch: ImageRef[] = [];
-  const close = async (pieces = 1) => {
-    const images = batch;
-    batch = [];
+  // The last full batch waits to see whether a short one follows: then the two are split evenly,
+  // as a full run's last partitions are (planPartitions), so no worker waits on a short last task.
+  let held: ImageRef[] | undefined;
+  const close = async (images: ImageRef[], pieces = 1) => {
     const size = Math.ceil(images.length / pieces);
     for (let i = 0; i < images.length; i += size) {
       const file = versionedPartFileName(version, featurize.length);
@@ -359,12 +360,18 @@ async function planUpdate(o: UpdateOptions): Promise<Plan> {
         const ref = d.ref!;
         await staged.add({ k: ref.key, l: ref.label, s: ref.size, v: ref.version });
         batch.push(ref);
-        if (batch.length >= o.partitionSize) await close();
+        if (batch.length >= o.partitionSize) {
+          if (held) await close(held);
+          held = batch;
+          batch = [];
+        }
         break;
       }
     }
   }
-  await close(featurize.length === 0 ? smallUpdatePieces(batch.length) : 1);
+  if (held && batch.length > 0) await close([...held, ...batch], 2);
+  else if (held) await close(held);
+  else await close(batch, smallUpdatePieces(batch.length));
   await staged.close();
   return { staging, stagingDir, version, staged, featurize, drops, counts };
 }
