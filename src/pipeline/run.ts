@@ -78,8 +78,10 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
   // images — the listing and the plan done, the coordinator idle — rather than on the way.
   let reportHtml: Promise<typeof import('../report/html.js')> | undefined;
   const loadReport = () => {
-    reportHtml ??= import('../report/html.js');
-    reportHtml.catch(() => undefined);
+    if (!reportHtml) {
+      reportHtml = import('../report/html.js');
+      reportHtml.catch(() => undefined); // awaited at the report; until then not an unhandled rejection
+    }
     return reportHtml;
   };
   const featurizeProgress: Progress = { ...opts.progress, tick: (n) => (loadReport(), opts.progress.tick(n)) };

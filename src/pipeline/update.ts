@@ -14,7 +14,7 @@
 // After a commit the folder holds exactly the current parts, so Spark, pandas and DuckDB reading
 // it see exactly the current rows.
 import { listImages, type ImageRef } from '../source/listing.js';
-import { fingerprintOf, versionedPartFileName, writePlan, type Partition } from '../source/partition.js';
+import { fingerprintOf, TailBalancedRuns, versionedPartFileName, writePlan, type Partition } from '../source/partition.js';
 import {
   MANIFEST,
   PLAN_DIR,
@@ -299,10 +299,7 @@ async function planUpdate(o: UpdateOptions): Promise<Plan> {
   const drops = new Map<string, string[]>();
   const featurize: Plan['featurize'] = [];
   const counts = { added: 0, changed: 0, removed: 0, touched: 0, listed: 0 };
-  let batch: ImageRef[] = [];
-  // The last full batch waits to see whether a short one follows: then the two are split evenly,
-  // as a full run's last partitions are (planPartitions), so no worker waits on a short last task.
-  let held: ImageRef[] | undefined;
+  const runs = new TailBalancedRuns<ImageRef>(o.partitionSize);
   const close = async (images: ImageRef[], pieces = 1) => {
     const size = Math.ceil(images.length / pieces);
     for (let i = 0; i < images.length; i += size) {
@@ -359,19 +356,17 @@ async function planUpdate(o: UpdateOptions): Promise<Plan> {
         }
         const ref = d.ref!;
         await staged.add({ k: ref.key, l: ref.label, s: ref.size, v: ref.version });
-        batch.push(ref);
-        if (batch.length >= o.partitionSize) {
-          if (held) await close(held);
-          held = batch;
-          batch = [];
-        }
+        const run = runs.push(ref);
+        if (run) await close(run);
         break;
       }
     }
   }
-  if (held && batch.length > 0) await close([...held, ...batch], 2);
-  else if (held) await close(held);
-  else await close(batch, smallUpdatePieces(batch.length));
+  const last = runs.finish();
+  // Fewer new photos than one part (a single short run): spread over a few parts, so that every
+  // worker has some.
+  if (last.length === 1 && last[0].length < o.partitionSize) await close(last[0], smallUpdatePieces(last[0].length));
+  else for (const run of last) await close(run);
   await staged.close();
   return { staging, stagingDir, version, staged, featurize, drops, counts };
 }

@@ -28,33 +28,51 @@ export function fingerprintOf(images: readonly ImageRef[]): string {
   return sha256Hex(images.map((i) => `${i.key}\u0000${i.label}\u0000${i.size}`).join('\n'));
 }
 
+/**
+ * Cuts a stream of items into runs of `size`, the last two sharing a short remainder evenly: the
+ * last full run waits until the stream shows what follows it. A short last task left one worker
+ * idle at the end of every run (12,000 photos in parts of 1,024: 288 photos' work, ~2 % of the
+ * run); two halves of between size/2 and size items end together, and neither counts as
+ * undersized for compaction. Full runs and updates cut their new parts with it.
+ */
+export class TailBalancedRuns<T> {
+  private held: T[] | undefined;
+  private batch: T[] = [];
+
+  constructor(private readonly size: number) {}
+
+  /** Adds an item; returns the run it lets go, if any. */
+  push(item: T): T[] | undefined {
+    this.batch.push(item);
+    if (this.batch.length < this.size) return undefined;
+    const out = this.held;
+    this.held = this.batch;
+    this.batch = [];
+    return out;
+  }
+
+  /** The runs left at the end of the stream (none, one, or the two halves). */
+  finish(): T[][] {
+    const { held, batch } = this;
+    if (held && batch.length > 0) {
+      const both = held.concat(batch);
+      const half = Math.ceil(both.length / 2);
+      return [both.slice(0, half), both.slice(half)];
+    }
+    return [held, batch].filter((run): run is T[] => run !== undefined && run.length > 0);
+  }
+}
+
 export async function* planPartitions(images: AsyncIterable<ImageRef>, size: number): AsyncIterable<Partition> {
   if (!Number.isInteger(size) || size < 1) throw new Error(`partition size must be a positive integer, got ${size}`);
   const partition = (index: number, list: ImageRef[]): Partition => ({ index, images: list, fingerprint: fingerprintOf(list) });
-  // The last full partition waits until the listing shows what follows it: a short remainder is
-  // then split evenly with it. A short last task left one worker idle at the end of every run
-  // (12,000 photos in parts of 1,024: 288 photos' work, ~2 % of the run); two halves of between
-  // size/2 and size rows end together, and neither counts as undersized for compaction.
-  let held: ImageRef[] | undefined;
-  let batch: ImageRef[] = [];
+  const runs = new TailBalancedRuns<ImageRef>(size);
   let index = 0;
   for await (const img of images) {
-    batch.push(img);
-    if (batch.length === size) {
-      if (held) yield partition(index++, held);
-      held = batch;
-      batch = [];
-    }
+    const run = runs.push(img);
+    if (run) yield partition(index++, run);
   }
-  if (held && batch.length > 0) {
-    const both = held.concat(batch);
-    const half = Math.ceil(both.length / 2);
-    yield partition(index++, both.slice(0, half));
-    yield partition(index, both.slice(half));
-    return;
-  }
-  if (held) yield partition(index++, held);
-  if (batch.length > 0) yield partition(index, batch);
+  for (const run of runs.finish()) yield partition(index++, run);
 }
 
 export function planKey(index: number): string {
