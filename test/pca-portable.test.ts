@@ -8,8 +8,12 @@ import { describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { fitPca } from '../src/pca/fit.js';
 import { serializePcaModel, type PcaModel } from '../src/pca/model.js';
-import { portableKeyOf, portablePcaModel } from '../src/pca/portable.js';
-import { project } from '../src/pca/project.js';
+import { portableKeyOf, portablePcaModel, readPortableProjection } from '../src/pca/portable.js';
+import { project, projectionParams } from '../src/pca/project.js';
+import { createTaskContext } from '../src/tasks/context.js';
+import { transformPart } from '../src/tasks/transform.js';
+import { encodeFeatures } from '../src/sink/parquet.js';
+import { readPart } from '../src/sink/read-dataset.js';
 import type { ScaleMode } from '../src/pca/scaling.js';
 import { writePcaModel } from '../src/pca/write-model.js';
 import { statsOfRows } from '../src/stats/index.js';
@@ -91,6 +95,55 @@ describe('portable PCA model (model.onnx)', () => {
       assert.equal(portableKeyOf('pca-200.json'), 'pca-200.onnx');
       assert.equal(portableKeyOf('sub/model.JSON'), 'sub/model.onnx');
       assert.ok(!existsSync(path.join(tmp.dir, 'model.json.onnx')));
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+
+  test('read back from model.onnx: the very float32 arrays, and nothing from a file it did not write', async () => {
+    const m = await fitPca(await statsOfRows(data, n, d), { scale: 'standard', components: { k: 6 }, featurizer });
+    const back = readPortableProjection(portablePcaModel(m, 'e'.repeat(64)));
+    assert.ok(back);
+    assert.deepEqual({ dim: back.dim, k: back.k, featurizer: back.featurizer, jsonSha256: back.jsonSha256 }, { dim: d, k: 6, featurizer, jsonSha256: 'e'.repeat(64) });
+    assert.deepEqual(back.params, projectionParams(m));
+    assert.deepEqual(await project(back, data, n), await project(m, data, n));
+    assert.equal(readPortableProjection(new Uint8Array([1, 2, 3, 4])), undefined);
+    assert.equal(readPortableProjection(Buffer.from(serializePcaModel(m))), undefined);
+  });
+
+  test('transform tasks: the same scores from model.onnx and, when it names another model.json, from model.json', async () => {
+    const tmp = await tempDir('pca-portable-transform');
+    try {
+      const m = await fitPca(await statsOfRows(data, n, d), { scale: 'standard', components: { k: 5 }, featurizer });
+      const store = openStore(tmp.dir);
+      const written = await writePcaModel(store, 'pca/model.json', m);
+      const meta = { 'fruits.model_id': featurizer.modelId, 'fruits.model_sha256': featurizer.sha256 };
+      const rows = Array.from({ length: n }, (_, i) => `l/${i}.jpg`);
+      await store.write('features/part-00000.parquet', encodeFeatures({ path: rows, label: rows.map(() => 'l'), dim: d, features: data }, meta));
+      const task = (output: string) => ({
+        kind: 'transform' as const,
+        features: path.join(tmp.dir, 'features'),
+        part: 'part-00000.parquet',
+        pcaStore: path.join(tmp.dir, 'pca'),
+        pcaFile: 'model.json',
+        pcaSha256: written.sha256,
+        output: path.join(tmp.dir, output),
+        metadata: {},
+        fingerprint: 'f',
+        samplePoints: 0,
+      });
+      await transformPart(task('a'), createTaskContext({ threads: 1, device: 'cpu' }));
+      // A model.onnx of another fit (its recorded model.json sha256 differs): not used.
+      const other = await fitPca(await statsOfRows(data, n, d), { scale: 'none', components: { k: 5 }, featurizer });
+      await store.write('pca/model.onnx', portablePcaModel(other, 'f'.repeat(64)));
+      await transformPart(task('b'), createTaskContext({ threads: 1, device: 'cpu' }));
+      const a = await readPart(store, 'a/part-00000.parquet');
+      const b = await readPart(store, 'b/part-00000.parquet');
+      assert.deepEqual(a.features, b.features);
+      assert.deepEqual(a.features, await project(m, data, n));
+      // model.json changed under the run (and model.onnx names the old one): refused.
+      await store.write('pca/model.json', serializePcaModel(other));
+      await assert.rejects(transformPart(task('c'), createTaskContext({ threads: 1, device: 'cpu' })), /changed during the run/);
     } finally {
       await tmp.cleanup();
     }

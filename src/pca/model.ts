@@ -201,7 +201,10 @@ export function parsePcaModel(text: string, source = 'PCA model'): PcaModel {
  * Throws IncompatibleFeaturesError unless features from `featurizer` with dimension `dim` can be
  * projected by `model` — i.e. they come from the very network and weights the model was fitted on.
  */
-export function checkCompatible(model: Pick<PcaSummary, 'featurizer' | 'dim' | 'selection' | 'rowsFitted'>, features: FeaturizerId & { dim: number }): void {
+export function checkCompatible(
+  model: Pick<PcaSummary, 'featurizer' | 'dim'> & Partial<Pick<PcaSummary, 'selection' | 'rowsFitted'>>,
+  features: FeaturizerId & { dim: number },
+): void {
   const problems: string[] = [];
   if (features.modelId !== model.featurizer.modelId) {
     problems.push(`featurizer "${features.modelId}" differs from the model's "${model.featurizer.modelId}"`);
@@ -212,7 +215,7 @@ export function checkCompatible(model: Pick<PcaSummary, 'featurizer' | 'dim' | '
   if (features.dim !== model.dim) problems.push(`feature dimension ${features.dim} differs from the model's ${model.dim}`);
   if (problems.length > 0) {
     throw new IncompatibleFeaturesError(
-      `features are incompatible with the PCA model (fitted with ${describeSelection(model.selection)} on ${model.rowsFitted} rows): ${problems.join('; ')}`,
+      `features are incompatible with the PCA model${model.selection && model.rowsFitted ? ` (fitted with ${describeSelection(model.selection)} on ${model.rowsFitted} rows)` : ''}: ${problems.join('; ')}`,
     );
   }
 }

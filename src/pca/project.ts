@@ -26,6 +26,16 @@ export interface ProjectionParams {
   weights: Float32Array;
 }
 
+/**
+ * What projecting needs: the sizes and the float32 arrays, from a fitted model or read back from
+ * the model.onnx written with it (the same arrays: see portable.ts).
+ */
+export interface Projection {
+  dim: number;
+  k: number;
+  params: ProjectionParams;
+}
+
 const paramsOf = new WeakMap<PcaModel, ProjectionParams>();
 
 /** The model's arrays as the projection graph takes them (computed once per model object). */
@@ -51,7 +61,7 @@ const projectSession = lazySession(() => ({
  * Projects n rows (row-major float32, n·dim values) to n×k float32 scores. A NaN/Inf input throws
  * NonFiniteFeatureError naming the row (firstRowIndex + i, and rowName(i) when given).
  */
-export async function project(model: PcaModel, rows: Float32Array, n: number, firstRowIndex = 0, rowName?: RowNamer): Promise<Float32Array> {
+export async function project(model: PcaModel | Projection, rows: Float32Array, n: number, firstRowIndex = 0, rowName?: RowNamer): Promise<Float32Array> {
   const d = model.dim;
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`row count must be a non-negative integer, got ${n}`);
   if (rows.length !== n * d) throw new RangeError(`expected ${n} rows × ${d} features = ${n * d} values, got ${rows.length}`);
@@ -65,7 +75,7 @@ export async function project(model: PcaModel, rows: Float32Array, n: number, fi
   if (n === 0) return new Float32Array(0);
   const out = new Float32Array(n * model.k);
   const session = await projectSession();
-  const params = projectionParams(model);
+  const params = 'params' in model ? model.params : projectionParams(model);
   await session.run(
     { X: f32(rows, [n, d]), [PROJECTION_PARAMS.mean]: f32(params.mean, [1, d]), [PROJECTION_PARAMS.weights]: f32(params.weights, [model.k, d]) },
     { Y: f32(out, [n, model.k]) },

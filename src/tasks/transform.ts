@@ -1,6 +1,8 @@
 // The transform task: one features part in → one reduced part (PCA scores) out, plus an optional
 // CSV of the same rows and a small sample of (PC1, PC2) points for the report's scatter plot.
-import { checkCompatible, parsePcaModel, project, type PcaModel } from '../pca/index.js';
+import { checkCompatible, parsePcaModel, project, type FeaturizerId, type PcaModel } from '../pca/index.js';
+import { portableKeyOf, readPortableProjection } from '../pca/portable.js';
+import { projectionParams, type Projection } from '../pca/project.js';
 import { encodeFeatures } from '../sink/parquet.js';
 import { readPart } from '../sink/read-dataset.js';
 import { toCsv } from '../sink/csv.js';
@@ -46,18 +48,33 @@ export interface TransformResult {
   seconds: number;
 }
 
-/** The memo of a parsed PCA model in a worker, by the sha256 of its model.json. */
+/** The memo of a model's projection in a worker, by the sha256 of its model.json. */
 export function pcaMemoKey(sha256: string): string {
   return `pca:${sha256}`;
 }
 
-async function loadModel(task: TransformTask, ctx: TaskContext): Promise<PcaModel> {
+/** What a transform task uses of a PCA model. */
+export interface LoadedProjection extends Projection {
+  featurizer: FeaturizerId;
+}
+
+export function loadedProjection(model: PcaModel): LoadedProjection {
+  return { featurizer: model.featurizer, dim: model.dim, k: model.k, params: projectionParams(model) };
+}
+
+/**
+ * The projection of the task's model: from the model.onnx written with it when that names this
+ * very model.json (its sha256), else from model.json itself, checked against the task's sha256.
+ */
+async function loadProjection(task: TransformTask, ctx: TaskContext): Promise<LoadedProjection> {
   return ctx.memo(pcaMemoKey(task.pcaSha256), async () => {
     const store = ctx.store(task.pcaStore);
+    const portable = await store.read(portableKeyOf(task.pcaFile)).then(readPortableProjection, () => undefined);
+    if (portable?.jsonSha256 === task.pcaSha256) return portable;
     const bytes = await store.read(task.pcaFile);
     const sha = sha256Hex(bytes);
     if (sha !== task.pcaSha256) throw new Error(`${store.uriOf(task.pcaFile)} changed during the run (sha256 ${sha.slice(0, 12)}…)`);
-    return parsePcaModel(bytes.toString('utf8'), store.uriOf(task.pcaFile));
+    return loadedProjection(parsePcaModel(bytes.toString('utf8'), store.uriOf(task.pcaFile)));
   });
 }
 
@@ -70,7 +87,7 @@ function sampleRows(n: number, want: number): number[] {
 
 export async function transformPart(task: TransformTask, ctx: TaskContext): Promise<TransformResult> {
   const t0 = performance.now();
-  const model = await loadModel(task, ctx);
+  const model = await loadProjection(task, ctx);
   const features = ctx.store(task.features);
   const part = await readPart(features, task.part);
   const n = part.path.length;
