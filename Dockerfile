@@ -18,7 +18,8 @@ WORKDIR /models
 RUN curl --fail --silent --show-error --location --retry 3 --output "${MODEL_FILE}" "${MODEL_URL}" \
  && echo "${MODEL_SHA256}  ${MODEL_FILE}" | sha256sum --check --strict -
 
-# Build: all dependencies, compile TypeScript, then drop the dev dependencies.
+# Build: all dependencies, compile TypeScript and bundle it (esbuild, a dev dependency), then drop
+# the dev dependencies.
 FROM node:${NODE_VERSION}-${DEBIAN_RELEASE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -29,6 +30,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
 # onnxruntime-node ships macOS and Windows binaries too (~220 MB): a Linux image never loads them,
 # and every worker start pulls the image, so they go.
 RUN npm run build \

@@ -30,7 +30,7 @@ import { TRAIN_DEFAULTS } from '../src/classify/train-options.js';
 import { fitStandardizer, standardize } from '../src/classify/standardize.js';
 import { mulberry32 } from '../test/helpers/random.js';
 import { cpuSeconds, listJpegs, startServe, type Server } from './serve.js';
-import { cli, miniData, modelDir, repoRoot, runNode } from './util.js';
+import { cli, miniData, modelDir, runNode } from './util.js';
 
 const SEEDS = (process.env.BENCH_NOVELTY_SEEDS ?? '1,2,3,4,5,6,7,8').split(',').filter(Boolean).map(Number);
 const LEFT_OUT = 15;
@@ -44,7 +44,7 @@ const tmp = path.join(os.tmpdir(), 'fruits-bench-novelty');
 /** Features of a mini split, featurized once by the CLI into the temporary folder (resumed later). */
 function features(split: 'Training' | 'Test'): string {
   const out = process.env[`BENCH_NOVELTY_${split.toUpperCase()}`] ?? path.join(tmp, split);
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'featurize', path.join(miniData, split), out, '--quiet'], {
+  const r = spawnSync(process.execPath, [cli, 'featurize', path.join(miniData, split), out, '--quiet'], {
     env: { ...env, ...process.env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

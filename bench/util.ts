@@ -9,7 +9,7 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const shared = process.env.FRUITS_SHARED_DIR ?? path.resolve(repoRoot, '..', 'shared');
 export const miniData = path.join(shared, 'data', 'fruits360-mini');
 export const modelDir = path.join(shared, 'models');
-export const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+export const cli = path.join(repoRoot, 'dist', 'bundle', 'main.js');
 
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];

@@ -13,7 +13,7 @@ reads Parquet here; DuckDB — a reader independent of the pipeline's own — do
      this script itself, with the repository as working directory so `@duckdb/node-api` is
      found; shown here so it can be run by hand):
 
-        FRUITS_MODEL_DIR=../shared/models node dist/src/cli/main.js \\
+        FRUITS_MODEL_DIR=../shared/models node dist/bundle/main.js \\
             run ../shared/data/fruits360-mini/Training /tmp/train --variance 0.95
         node --input-type=module -e "$NODE_DUMP" /tmp/train/features /tmp/train-dump
 

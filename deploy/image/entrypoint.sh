@@ -5,7 +5,7 @@
 # task definition or on a command line. An explicit FRUITS_REDIS_URL wins.
 set -eu
 
-cli="${FRUITS_CLI:-/app/dist/src/cli/main.js}"
+cli="${FRUITS_CLI:-/app/dist/bundle/main.js}"
 
 if [ -z "${FRUITS_REDIS_URL:-}" ] && [ -n "${REDIS_HOST:-}" ]; then
   scheme=rediss

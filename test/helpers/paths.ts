@@ -20,8 +20,8 @@ export const modelsDir = path.join(sharedDir, 'models');
 export const sharedModelPath = path.join(modelsDir, 'mobilenet_v2_1.0_224.onnx');
 export const SHARED_MODEL_SHA256 = 'a8961673f3c0da90d24e05f6bb2470188e85057081406f194cf827cad33c0fa3';
 export const miniTestDir = path.join(sharedDir, 'data', 'fruits360-mini', 'Test');
-/** The compiled CLI entry point (tests run after `tsc`). */
-export const cliMain = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+/** The CLI as installed (`bin` of package.json: the bundle `npm run build` makes after `tsc`). */
+export const cliMain = path.join(repoRoot, 'dist', 'bundle', 'main.js');
 
 for (const p of [sharedModelPath, miniTestDir, cliMain]) {
   if (!existsSync(p)) throw new Error(`test setup: ${p} is missing (shared data beside the checkout, and a build with tsc)`);
