@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { childrenCpuSeconds, cli, modelDir, repeatedDataset, runNode } from './util.js';
+import { childrenCpuSeconds, cli, linkPhoto, modelDir, repeatedDataset, runNode } from './util.js';
 
 export interface GrowthBenchOptions {
   images: number;
@@ -38,7 +38,7 @@ export async function benchGrowth(o: GrowthBenchOptions) {
   const link = async (rels: string[]) => {
     for (const rel of rels) {
       await fs.mkdir(path.dirname(path.join(input, rel)), { recursive: true });
-      await fs.symlink(await fs.realpath(path.join(pool, rel)), path.join(input, rel));
+      await linkPhoto(await fs.realpath(path.join(pool, rel)), path.join(input, rel));
     }
   };
   const run = async (what: string, extra: string[] = []) => {

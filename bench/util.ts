@@ -22,11 +22,24 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * A dataset of `count` images: the mini dataset's photos repeated under new paths (symlinks, so
- * the same bytes) as rep-<r>/<split>/<label>/<file>.
+ * A new name for `src` at `dst`: a hard link — a plain file to a listing, as a user's photos are
+ * (a symlink costs every stat a second path lookup) — or a symlink where the two are on different
+ * file systems or hard links are not allowed.
+ */
+export async function linkPhoto(src: string, dst: string): Promise<void> {
+  try {
+    await fs.link(src, dst);
+  } catch {
+    await fs.symlink(src, dst);
+  }
+}
+
+/**
+ * A dataset of `count` images: the mini dataset's photos repeated under new paths (linked, so the
+ * same bytes) as rep-<r>/<split>/<label>/<file>.
  */
 export async function repeatedDataset(count: number): Promise<string> {
-  const dir = path.join(os.tmpdir(), `fruits-bench-data-${count}`);
+  const dir = path.join(os.tmpdir(), `fruits-bench-photos-${count}`);
   if (existsSync(path.join(dir, '.complete'))) return dir;
   await fs.rm(dir, { recursive: true, force: true });
   const files = await listFiles(miniData);
@@ -35,7 +48,7 @@ export async function repeatedDataset(count: number): Promise<string> {
     const rel = path.relative(miniData, src);
     const dst = path.join(dir, `rep-${String(Math.floor(i / files.length)).padStart(3, '0')}`, rel);
     await fs.mkdir(path.dirname(dst), { recursive: true });
-    await fs.symlink(src, dst);
+    await linkPhoto(src, dst);
   }
   await fs.writeFile(path.join(dir, '.complete'), '');
   return dir;
