@@ -92,6 +92,15 @@ export class Featurizer {
     return t.data as Float32Array;
   }
 
+  /**
+   * One blank image through the session: ONNX Runtime prepares its kernels (packs the weights) on
+   * the first run, ~45 ms that would otherwise land on the first batch of photos.
+   */
+  async warmUp(): Promise<void> {
+    const { width, height } = this.model.spec.input;
+    await this.featurize({ width, height, images: [new Uint8Array(width * height * 3)] });
+  }
+
   async release(): Promise<void> {
     await this.preprocess?.release();
     await this.session.release();

@@ -45,7 +45,7 @@ const settle = (msg: object) => {
 
 process.on('message', (msg: Inbound) => {
   // Loading ahead of the tasks; a failure is reported by the first task that needs the model.
-  if (msg.type === 'warm') return void ctx.featurizer(msg.model).catch(() => undefined);
+  if (msg.type === 'warm') return void ctx.warm(msg.model).catch(() => undefined);
   if (msg.type !== 'task') return;
   current = msg.id;
   runTask(msg.task, ctx).then(
