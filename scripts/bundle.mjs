@@ -46,3 +46,7 @@ await build({
   logLevel: 'warning',
 });
 chmodSync('dist/bundle/main.js', 0o755);
+// The unbundled entry stays runnable too: npx keeps a project's bin link from an earlier install
+// (dist/src/cli/main.js before the bundle), and a checkout updated in place would otherwise get
+// "Permission denied" from `npx fruits`.
+chmodSync('dist/src/cli/main.js', 0o755);
