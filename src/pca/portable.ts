@@ -4,7 +4,7 @@
 // float32 arrays (centre, then one GEMM), so its scores equal transform's.
 import { SOFTWARE } from '../version.js';
 import { buildModel, decodeModel, floatInitializer, FLOAT, tensorInfo, type TensorProto } from '../onnx/proto.js';
-import type { FeaturizerId, PcaModel } from './model.js';
+import type { PcaModel } from './model.js';
 import { PROJECTION_PARAMS, projectionNodes, projectionParams, type Projection } from './project.js';
 
 export { portableKeyOf } from './model.js';
@@ -43,9 +43,8 @@ export function portablePcaModel(model: PcaModel, jsonSha256: string): Uint8Arra
   );
 }
 
-/** A projection read back from model.onnx, with what it names of its model.json and featurizer. */
+/** A projection read back from model.onnx, with the model.json it names. */
 export interface PortableProjection extends Projection {
-  featurizer: FeaturizerId;
   /** sha256 of the model.json written with it. */
   jsonSha256: string;
 }

@@ -8,7 +8,7 @@
 // a float64 projection to ~1e-6 of their scale (tests hold them to 1e-4 of scikit-learn's).
 import { NonFiniteFeatureError, type RowNamer } from '../stats/accumulate.js';
 import { FLOAT, f32, lazySession, op, tensorInfo } from '../kernels/ort-graph.js';
-import type { PcaModel } from './model.js';
+import type { FeaturizerId, PcaModel } from './model.js';
 
 /** Names of the projection's constants in the graph (inputs here, initializers in model.onnx). */
 export const PROJECTION_PARAMS = { mean: 'pca_mean', weights: 'pca_weights' } as const;
@@ -27,10 +27,12 @@ export interface ProjectionParams {
 }
 
 /**
- * What projecting needs: the sizes and the float32 arrays, from a fitted model or read back from
- * the model.onnx written with it (the same arrays: see portable.ts).
+ * What projecting needs — the sizes and the float32 arrays — and the featurizer the rows must come
+ * from: of a fitted model (projectionOf), or read back from the model.onnx written with it (the same
+ * arrays: see portable.ts).
  */
 export interface Projection {
+  featurizer: FeaturizerId;
   dim: number;
   k: number;
   params: ProjectionParams;
@@ -49,6 +51,10 @@ export function projectionParams(model: PcaModel): ProjectionParams {
     paramsOf.set(model, params);
   }
   return params;
+}
+
+export function projectionOf(model: PcaModel): Projection {
+  return { featurizer: model.featurizer, dim: model.dim, k: model.k, params: projectionParams(model) };
 }
 
 const projectSession = lazySession(() => ({

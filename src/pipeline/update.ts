@@ -366,8 +366,7 @@ async function planUpdate(o: UpdateOptions): Promise<Plan> {
     }
   }
   const last = runs.finish();
-  // Fewer new photos than one part (a single short run): spread over a few parts, so that every
-  // worker has some.
+  // Fewer new photos than one part (a single short run): spread over SMALL_UPDATE_PARTS parts.
   if (last.length === 1 && last[0].length < o.partitionSize) await close(last[0], smallUpdatePieces(last[0].length));
   else for (const run of last) await close(run);
   await staged.close();

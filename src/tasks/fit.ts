@@ -1,7 +1,8 @@
 // The fit task: merged statistics in → PCA model file out. No pass over the rows.
 import { decodeStats } from '../stats/index.js';
 import { fitPca, summarizePcaModel, writePcaModel, type ComponentSelection, type ScaleMode, type FeaturizerId, type PcaSummary } from '../pca/index.js';
-import { loadedProjection, pcaMemoKey } from './transform.js';
+import { projectionOf } from '../pca/project.js';
+import { pcaMemoKey } from './transform.js';
 import type { TaskContext } from './context.js';
 
 export interface FitTask {
@@ -35,7 +36,7 @@ export async function fitFromStats(task: FitTask, ctx: TaskContext): Promise<Fit
   const model = await fitPca(stats, { scale: task.scale, components: task.components, featurizer: task.featurizer });
   const written = await writePcaModel(store, task.modelFile, model);
   // This worker's transform tasks use the model it holds rather than parsing the file again.
-  void ctx.memo(pcaMemoKey(written.sha256), () => Promise.resolve(loadedProjection(model)));
+  void ctx.memo(pcaMemoKey(written.sha256), () => Promise.resolve(projectionOf(model)));
   ctx.progress(1);
   return {
     kind: 'fit',

@@ -1,8 +1,8 @@
 // The transform task: one features part in → one reduced part (PCA scores) out, plus an optional
 // CSV of the same rows and a small sample of (PC1, PC2) points for the report's scatter plot.
-import { checkCompatible, parsePcaModel, project, type FeaturizerId, type PcaModel } from '../pca/index.js';
+import { checkCompatible, parsePcaModel, project } from '../pca/index.js';
 import { portableKeyOf, readPortableProjection } from '../pca/portable.js';
-import { projectionParams, type Projection } from '../pca/project.js';
+import { projectionOf, type Projection } from '../pca/project.js';
 import { encodeFeatures } from '../sink/parquet.js';
 import { readPart } from '../sink/read-dataset.js';
 import { toCsv } from '../sink/csv.js';
@@ -53,20 +53,11 @@ export function pcaMemoKey(sha256: string): string {
   return `pca:${sha256}`;
 }
 
-/** What a transform task uses of a PCA model. */
-export interface LoadedProjection extends Projection {
-  featurizer: FeaturizerId;
-}
-
-export function loadedProjection(model: PcaModel): LoadedProjection {
-  return { featurizer: model.featurizer, dim: model.dim, k: model.k, params: projectionParams(model) };
-}
-
 /**
  * The projection of the task's model: from the model.onnx written with it when that names this
  * very model.json (its sha256), else from model.json itself, checked against the task's sha256.
  */
-async function loadProjection(task: TransformTask, ctx: TaskContext): Promise<LoadedProjection> {
+async function loadProjection(task: TransformTask, ctx: TaskContext): Promise<Projection> {
   return ctx.memo(pcaMemoKey(task.pcaSha256), async () => {
     const store = ctx.store(task.pcaStore);
     const portable = await store.read(portableKeyOf(task.pcaFile)).then(readPortableProjection, () => undefined);
@@ -74,7 +65,7 @@ async function loadProjection(task: TransformTask, ctx: TaskContext): Promise<Lo
     const bytes = await store.read(task.pcaFile);
     const sha = sha256Hex(bytes);
     if (sha !== task.pcaSha256) throw new Error(`${store.uriOf(task.pcaFile)} changed during the run (sha256 ${sha.slice(0, 12)}…)`);
-    return loadedProjection(parsePcaModel(bytes.toString('utf8'), store.uriOf(task.pcaFile)));
+    return projectionOf(parsePcaModel(bytes.toString('utf8'), store.uriOf(task.pcaFile)));
   });
 }
 
