@@ -119,8 +119,9 @@ export async function featurizeJob(opts: FeaturizeJobOptions): Promise<Featurize
     const diff = previous && configDifference(previous.config, config);
     if (diff) throw new UserError(`output ${output.root} holds a run with other settings (${diff}); pass --overwrite to replace it, or choose another output`);
   }
-  // Workers may load the network now, while this process lists the input and reads the index.
-  opts.runner.warm?.(modelRefOf(model));
+  // Workers may load the network now, while this process lists the input and reads the index
+  // (and the PCA's kernels, when a run's statistics, fit and projections follow).
+  opts.runner.warm?.(modelRefOf(model), opts.partStats !== undefined);
   const lock = await acquireLock(output, 'fruits featurize', log);
   try {
     if (state === 'previous' && opts.overwrite) {

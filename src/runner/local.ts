@@ -68,7 +68,7 @@ export class LocalRunner implements Runner {
   private nextId = 1;
   private batch?: Batch;
   private startFailures = 0;
-  private warmModel?: ModelRef;
+  private warming?: { model: ModelRef; reduce: boolean };
   /** Peak resident memory of each worker, read from /proc before it exits (for benchmarks). */
   readonly peakRssBytes: number[] = [];
 
@@ -90,7 +90,7 @@ export class LocalRunner implements Runner {
     if (msg.type === 'ready') {
       slot.ready = true;
       this.startFailures = 0;
-      if (this.warmModel) slot.child.send({ type: 'warm', model: this.warmModel });
+      if (this.warming) slot.child.send({ type: 'warm', ...this.warming });
       void this.dispatch(slot);
       return;
     }
@@ -191,9 +191,9 @@ export class LocalRunner implements Runner {
     if (this.slots.length === 0) for (let i = 0; i < this.opts.workers; i++) this.slots.push(this.spawn());
   }
 
-  warm(model: ModelRef): void {
-    this.warmModel = model;
-    for (const slot of this.slots) if (slot.ready) slot.child.send({ type: 'warm', model });
+  warm(model: ModelRef, reduce = false): void {
+    this.warming = { model, reduce };
+    for (const slot of this.slots) if (slot.ready) slot.child.send({ type: 'warm', ...this.warming });
   }
 
   run(tasks: AsyncIterable<Task> | Iterable<Task>, handlers: RunHandlers = {}): Promise<TaskResult[]> {

@@ -13,8 +13,11 @@ export interface Runner {
   /** Runs every task (pulled lazily from the stream); rejects with TaskFailedError if one fails all attempts. */
   run(tasks: AsyncIterable<Task> | Iterable<Task>, handlers?: RunHandlers): Promise<TaskResult[]>;
   close(): Promise<void>;
-  /** A hint: featurize tasks with this model will come, so workers may load it ahead of them. */
-  warm?(model: ModelRef): void;
+  /**
+   * A hint: featurize tasks with this model will come (and, with `reduce`, a PCA fit and
+   * projections), so workers may load it and make their first calls ahead of them.
+   */
+  warm?(model: ModelRef, reduce?: boolean): void;
 }
 
 export class TaskFailedError extends Error {
