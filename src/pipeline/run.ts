@@ -74,12 +74,13 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
   const stage = { runner: opts.runner, progress: opts.progress };
   const features = root.sub(LAYOUT.features);
   const pca = root.sub(LAYOUT.pca);
-  // The report's modules (Vega-Lite: ~0.15 s to load) load once the workers report their first
-  // images — the listing and the plan done, the coordinator idle — rather than on the way.
+  // The report's modules (Vega-Lite: ~0.15 s to load) load, and render a first page, once the
+  // workers report their first images — the listing and the plan done, the coordinator idle —
+  // rather than on the way.
   let reportHtml: Promise<typeof import('../report/html.js')> | undefined;
   const loadReport = () => {
     if (!reportHtml) {
-      reportHtml = import('../report/html.js');
+      reportHtml = import('../report/html.js').then((m) => (m.warmUpReport(), m));
       reportHtml.catch(() => undefined); // awaited at the report; until then not an unhandled rejection
     }
     return reportHtml;
@@ -118,6 +119,8 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
     overwrite: replace,
     samplePoints: REPORT_LIMITS.scatterPoints,
   });
+  // No task is left: the workers stop (~50 ms) while the report renders. Closing again is a no-op.
+  const closing = opts.runner.close();
   opts.progress.stop();
   const seconds = (performance.now() - t0) / 1000;
   const report = buildRunReport({ runId, input: opts.input.root, output: root.root, seconds, featurize, statistics, fit, transform });
@@ -133,6 +136,7 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
     seconds,
     stages: { featurize: featurizeInfo, statistics, fit: fitInfo, transform: transformInfo },
   });
+  await closing;
   return { runId, output: root.root, featurize, statistics, fit: fitInfo, transform: transformInfo, report: root.uriOf(LAYOUT.report), seconds };
 }
 
