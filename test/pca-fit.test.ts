@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { fitPca, type FitOptions } from '../src/pca/fit.js';
 import type { PcaModel } from '../src/pca/model.js';
 import { project } from '../src/pca/project.js';
+import { warmUpPca } from '../src/pca/warm-up.js';
 import type { ScaleMode } from '../src/pca/scaling.js';
 import { mergeStats, statsOfRows } from '../src/stats/index.js';
 import { assertClose, assertCloseUpToSign, loadData, loadGolden } from './fixtures/pca/fixtures.js';
@@ -52,6 +53,15 @@ describe('fitPca against scikit-learn (svd_solver="full")', () => {
       }
     });
   }
+
+  test("a worker's warm-up running beside a fit (it shares the ORT sessions) changes nothing", async () => {
+    const stats = await statsOfRows(data, n, d);
+    const opts: FitOptions = { scale: 'standard', components: { k: golden.k }, featurizer };
+    const alone = await fitPca(stats, opts);
+    const [beside] = await Promise.all([fitPca(stats, opts), warmUpPca(d), warmUpPca(d)]);
+    assert.deepEqual(beside.components, alone.components);
+    assert.deepEqual(beside.eigenvalues, alone.eigenvalues);
+  });
 
   test('constant features get scale 1 and zero loadings; duplicated features equal loadings', async () => {
     for (const scale of ['none', 'standard', 'minmax'] as ScaleMode[]) {

@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { buildChartSpecs } from '../src/report/charts.js';
-import { renderReportHtml } from '../src/report/html.js';
+import { renderReportHtml, warmUpReport } from '../src/report/html.js';
 import { parseRunReport, varianceKept, type RunReport } from '../src/report/types.js';
 import { UserError } from '../src/util/errors.js';
 import { launchBrowser, openOfflinePage } from './helpers/browser.js';
@@ -117,6 +117,10 @@ describe('parseRunReport', () => {
   test('accepts a report that went through JSON', () => {
     const report = realisticReport();
     assert.deepEqual(parseRunReport(JSON.parse(JSON.stringify(report))), report);
+  });
+
+  test("accepts the coordinator's warm-up report (a run renders it before its own)", () => {
+    assert.doesNotThrow(() => warmUpReport());
   });
 
   test('rejects a malformed report with one clear line naming each bad field', () => {

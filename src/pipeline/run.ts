@@ -80,7 +80,14 @@ async function runStages(opts: RunJobOptions, t0: number): Promise<RunSummary> {
   let reportHtml: Promise<typeof import('../report/html.js')> | undefined;
   const loadReport = () => {
     if (!reportHtml) {
-      reportHtml = import('../report/html.js').then((m) => (m.warmUpReport(), m));
+      reportHtml = import('../report/html.js').then((m) => {
+        try {
+          m.warmUpReport();
+        } catch {
+          // only a warm-up: the run's own report reports its own errors
+        }
+        return m;
+      });
       reportHtml.catch(() => undefined); // awaited at the report; until then not an unhandled rejection
     }
     return reportHtml;
