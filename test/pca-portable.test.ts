@@ -28,6 +28,11 @@ const golden = loadGolden();
 const data = loadData();
 const { n, d } = golden;
 
+/** The PCA of the fixture rows, as the pipeline fits it. */
+async function fitted(scale: ScaleMode, k: number): Promise<PcaModel> {
+  return fitPca(await statsOfRows(data, n, d), { scale, components: { k }, featurizer });
+}
+
 /** Largest |a − b| / (1 + |b|). */
 function worstDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
@@ -65,7 +70,7 @@ describe('portable PCA model (model.onnx)', () => {
   }
 
   test('metadata: featurizer id and sha256, dimension, k, scale, model.json sha256', async () => {
-    const m: PcaModel = await fitPca(await statsOfRows(data, n, d), { scale: 'minmax', components: { k: 7 }, featurizer });
+    const m: PcaModel = await fitted('minmax', 7);
     const meta = onnxMetadata(portablePcaModel(m, 'c'.repeat(64)));
     assert.equal(meta['fruits.model_id'], 'mobilenet_v2_1.0_224');
     assert.equal(meta['fruits.model_sha256'], featurizer.sha256);
@@ -77,14 +82,14 @@ describe('portable PCA model (model.onnx)', () => {
   });
 
   test('a wrong input width is refused by the runtime, not silently projected', async () => {
-    const m = await fitPca(await statsOfRows(data, n, d), { scale: 'standard', components: { k: 3 }, featurizer });
+    const m = await fitted('standard', 3);
     await assert.rejects(runPortable(portablePcaModel(m, 'b'.repeat(64)), data.subarray(0, 2 * (d - 1)), 2, d - 1));
   });
 
   test('writePcaModel writes model.onnx beside model.json, naming the json it came with', async () => {
     const tmp = await tempDir('pca-portable');
     try {
-      const m = await fitPca(await statsOfRows(data, n, d), { scale: 'standard', components: { k: 5 }, featurizer });
+      const m = await fitted('standard', 5);
       const store = openStore(tmp.dir);
       const written = await writePcaModel(store, 'model.json', m);
       const json = await fs.readFile(path.join(tmp.dir, 'model.json'), 'utf8');
@@ -101,7 +106,7 @@ describe('portable PCA model (model.onnx)', () => {
   });
 
   test('read back from model.onnx: the very float32 arrays, and nothing from a file it did not write', async () => {
-    const m = await fitPca(await statsOfRows(data, n, d), { scale: 'standard', components: { k: 6 }, featurizer });
+    const m = await fitted('standard', 6);
     const back = readPortableProjection(portablePcaModel(m, 'e'.repeat(64)));
     assert.ok(back);
     assert.deepEqual({ dim: back.dim, k: back.k, featurizer: back.featurizer, jsonSha256: back.jsonSha256 }, { dim: d, k: 6, featurizer, jsonSha256: 'e'.repeat(64) });
@@ -114,7 +119,7 @@ describe('portable PCA model (model.onnx)', () => {
   test('transform tasks: the same scores from model.onnx and, when it names another model.json, from model.json', async () => {
     const tmp = await tempDir('pca-portable-transform');
     try {
-      const m = await fitPca(await statsOfRows(data, n, d), { scale: 'standard', components: { k: 5 }, featurizer });
+      const m = await fitted('standard', 5);
       const store = openStore(tmp.dir);
       const written = await writePcaModel(store, 'pca/model.json', m);
       const meta = { 'fruits.model_id': featurizer.modelId, 'fruits.model_sha256': featurizer.sha256 };
@@ -134,7 +139,7 @@ describe('portable PCA model (model.onnx)', () => {
       });
       await transformPart(task('a'), createTaskContext({ threads: 1, device: 'cpu' }));
       // A model.onnx of another fit (its recorded model.json sha256 differs): not used.
-      const other = await fitPca(await statsOfRows(data, n, d), { scale: 'none', components: { k: 5 }, featurizer });
+      const other = await fitted('none', 5);
       await store.write('pca/model.onnx', portablePcaModel(other, 'f'.repeat(64)));
       await transformPart(task('b'), createTaskContext({ threads: 1, device: 'cpu' }));
       const a = await readPart(store, 'a/part-00000.parquet');
