@@ -156,6 +156,41 @@ const symvSpec = (): FunctionSpec => ({
   ],
 });
 
+// subtract(pDst, dstStride, pSrc, srcStride, rows, cols): dst[r·dstStride + c] −= src[r·srcStride + c],
+// two columns per step: a block update computed by ORT into a contiguous buffer, applied in place
+// to a strided block of the matrix (no copy of the matrix into and out of ORT).
+const U = { dst: 0, dstStride: 1, src: 2, srcStride: 3, rows: 4, cols: 5 } as const;
+const UL = { r: 6, i: 7, end2: 8, colBytes: 9 } as const;
+
+const subtractSpec = (): FunctionSpec => {
+  const at = (base: number) => [...w.get(base), ...w.get(UL.i), ...w.i32Add];
+  return {
+    name: 'subtract',
+    params: [I32, I32, I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32],
+    body: [
+      ...w.get(U.dstStride), ...w.i32(3), ...w.i32Shl, ...w.set(U.dstStride),
+      ...w.get(U.srcStride), ...w.i32(3), ...w.i32Shl, ...w.set(U.srcStride),
+      ...w.get(U.cols), ...w.i32(3), ...w.i32Shl, ...w.set(UL.colBytes),
+      ...w.get(UL.colBytes), ...w.i32(-16), ...w.i32And, ...w.set(UL.end2),
+      ...whileLoop([...w.get(UL.r), ...w.get(U.rows), ...w.i32LtU], [
+        ...w.i32(0), ...w.set(UL.i),
+        ...whileLoop([...w.get(UL.i), ...w.get(UL.end2), ...w.i32LtU], [
+          ...at(U.dst), ...at(U.dst), ...w.v128Load(0), ...at(U.src), ...w.v128Load(0), ...w.f64x2Sub, ...w.v128Store(0),
+          ...w.get(UL.i), ...w.i32(16), ...w.i32Add, ...w.set(UL.i),
+        ]),
+        ...whileLoop([...w.get(UL.i), ...w.get(UL.colBytes), ...w.i32LtU], [
+          ...at(U.dst), ...at(U.dst), ...w.f64Load(0), ...at(U.src), ...w.f64Load(0), ...w.f64Sub, ...w.f64Store(0),
+          ...w.get(UL.i), ...w.i32(8), ...w.i32Add, ...w.set(UL.i),
+        ]),
+        ...w.get(U.dst), ...w.get(U.dstStride), ...w.i32Add, ...w.set(U.dst),
+        ...w.get(U.src), ...w.get(U.srcStride), ...w.i32Add, ...w.set(U.src),
+        ...w.get(UL.r), ...w.i32(1), ...w.i32Add, ...w.set(UL.r),
+      ]),
+    ],
+  };
+};
+
 let compiled: WebAssembly.Module | undefined;
 
 const PAGE = 65536;
@@ -170,6 +205,7 @@ export class SimdArena {
   private readonly memory: WebAssembly.Memory;
   private readonly gemvFn: (a: number, rows: number, cols: number, stride: number, x: number, y: number) => void;
   private readonly symvFn: (a: number, n: number, stride: number, x: number, y: number) => void;
+  private readonly subtractFn: (dst: number, dstStride: number, src: number, srcStride: number, rows: number, cols: number) => void;
   private used = 0;
 
   /** An arena for `values` float64 values in all (each allocation is rounded up to 16 bytes). */
@@ -179,10 +215,11 @@ export class SimdArena {
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     // Built on first use: encoding the kernels' bytes is ~25 ms of JS, which every worker would
     // otherwise pay at start-up whether or not it fits a PCA.
-    compiled ??= new WebAssembly.Module(encodeModule([gemvSpec(), symvSpec()]));
+    compiled ??= new WebAssembly.Module(encodeModule([gemvSpec(), symvSpec(), subtractSpec()]));
     const instance = new WebAssembly.Instance(compiled, { env: { memory: this.memory } });
     this.gemvFn = instance.exports.gemv as typeof this.gemvFn;
     this.symvFn = instance.exports.symv as typeof this.symvFn;
+    this.subtractFn = instance.exports.subtract as typeof this.subtractFn;
   }
 
   /** A zeroed Float64Array of `length` values inside the arena. */
@@ -218,5 +255,15 @@ export class SimdArena {
     if (n === 0) return;
     if (a.length < (n - 1) * stride + n || x.length < n || y.length < n) throw new RangeError('internal: symv operand too short');
     this.symvFn(this.address(a, 'symv matrix'), n, stride, this.address(x, 'symv x'), this.address(y, 'symv y'));
+  }
+
+  /**
+   * dst[r·dstStride + c] −= src[r·srcStride + c] for r < rows, c < cols; both views into this arena
+   * (subarrays starting at the blocks' first entries), not overlapping.
+   */
+  subtract(dst: Float64Array, dstStride: number, src: Float64Array, srcStride: number, rows: number, cols: number): void {
+    if (rows === 0 || cols === 0) return;
+    if (dst.length < (rows - 1) * dstStride + cols || src.length < (rows - 1) * srcStride + cols) throw new RangeError('internal: subtract operand too short');
+    this.subtractFn(this.address(dst, 'subtract target'), dstStride, this.address(src, 'subtract source'), srcStride, rows, cols);
   }
 }

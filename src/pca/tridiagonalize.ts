@@ -5,11 +5,14 @@
 // Why this shape: the reduction is the O(d³) heart of the eigensolver. Unblocked in plain JS it
 // took 1.2 s for d = 1280 (~2.3 GFLOP/s). Here the GEMVs (memory-bound, half the flops) run in a
 // WebAssembly SIMD kernel on the trailing matrix kept in a wasm memory, the panel updates (GEMM,
-// the other half) in ONNX Runtime's float64 MLAS kernels, and JS keeps only the O(d²·NB)
-// bookkeeping. The GEMVs were in ORT too (MatMul with N = 1): 1.9 s of the reduction's 2.5 s at
+// the other half) in ONNX Runtime's float64 MLAS kernels on the lower block triangle only, applied
+// in place (band-gemm.ts; d = 1280: ~75 → ~40 ms, and no first-call allocations of ~100 MB of
+// sliced copies), and JS keeps only the O(d²·NB) bookkeeping. The GEMVs were in ORT too (MatMul with N = 1): 1.9 s of the reduction's 2.5 s at
 // d = 1280 on the loaded 2-core machine, against ~0.3 s now. Q is kept as per-panel compact-WY
 // factors (V, T) so that eigenvectors can be back-transformed with GEMMs as well.
-import { trailingUpdate } from '../kernels/dense.js';
+import type * as ort from 'onnxruntime-node';
+import { bandSession, bandsFor } from '../kernels/band-gemm.js';
+import { f64 } from '../kernels/ort-graph.js';
 import { SimdArena } from '../kernels/simd-gemv.js';
 
 const NB = 64;
@@ -86,11 +89,16 @@ export async function tridiagonalize(a: Float64Array, d: number): Promise<Reduct
   const off = new Float64Array(Math.max(0, d - 1));
   const panels: ReflectorPanel[] = [];
   const nb2 = 2 * NB;
-  const arena = new SimdArena(d * d + (d - 1) * (d - 1) + 3 * nb2 * d + 4 * d + nb2 + 64);
-  // S is the trailing matrix of rows/columns base … d−1, of order s, as of the start of a panel;
-  // panel updates ping-pong between two buffers of the arena (the first holds a copy of a).
-  const buffers = [arena.f64(d * d), arena.f64((d - 1) * (d - 1))];
-  buffers[0].set(a);
+  // The band products of the first (largest) trailing update bound every later one's.
+  const first = bandsFor(d - Math.min(NB, Math.max(0, d - 1)));
+  const bandValues = first.sizes.reduce((sum, size, b) => sum + size * (first.offsets[b] + size), 0);
+  const arena = new SimdArena(d * d + bandValues + 3 * nb2 * d + 4 * d + nb2 + 64);
+  // The matrix is reduced in place: the trailing matrix of rows/columns base … d−1 (order s) is
+  // A[base…, base…] with row stride d, and only its lower triangle is kept up to date (the GEMV
+  // reads it, the panel updates compute only it).
+  const A = arena.f64(d * d);
+  A.set(a);
+  const P = arena.f64(bandValues);
   // The panel's reflectors v_p and the w_p of H·A·H = A − v·wᵀ − w·vᵀ, interleaved by column:
   // X[r, 2p] = v_p[r], X[r, 2p+1] = w_p[r]; Y the same with the two swapped (s×2nb, row-major);
   // Xt = Xᵀ (2nb×s). Then Σ_p v_p·w_pᵀ + w_p·v_pᵀ = X·Yᵀ, the pending update of a column is
@@ -103,7 +111,6 @@ export async function tridiagonalize(a: Float64Array, d: number): Promise<Reduct
   const y = arena.f64(d);
   const tmp = arena.f64(d);
   const z = arena.f64(nb2);
-  let S = buffers[0];
   let s = d;
   let base = 0;
   while (base < d - 1) {
@@ -115,9 +122,9 @@ export async function tridiagonalize(a: Float64Array, d: number): Promise<Reduct
     for (let c = 0; c < nb; c++) {
       const j = base + c;
       const len = s - c;
-      // Column j of the partially reduced matrix, local rows c … s−1 (row c of S, by symmetry),
-      // with the panel's pending updates applied.
-      col.set(S.subarray(c * s + c, c * s + s));
+      // Column j of the partially reduced matrix, local rows c … s−1 (lower triangle), with the
+      // panel's pending updates applied.
+      for (let r = 0, at = (j * d + j); r < len; r++, at += d) col[r] = A[at];
       if (c > 0) {
         arena.gemv(Y.subarray(c * nb2), len, 2 * c, nb2, X.subarray(c * nb2), tmp);
         for (let r = 0; r < len; r++) col[r] -= tmp[r];
@@ -131,7 +138,7 @@ export async function tridiagonalize(a: Float64Array, d: number): Promise<Reduct
       const from = c + 1;
       const rows = s - from;
       vPad.set(v, from);
-      arena.symv(S.subarray(from * s + from), rows, s, vPad.subarray(from), y.subarray(from));
+      arena.symv(A.subarray((base + from) * d + base + from), rows, d, vPad.subarray(from), y.subarray(from));
       if (c > 0) {
         arena.gemv(Xt.subarray(from), 2 * c, rows, s, vPad.subarray(from), z); // z[2p] = v_pᵀv, z[2p+1] = w_pᵀv
         arena.gemv(Y.subarray(from * nb2), rows, 2 * c, nb2, z, tmp);
@@ -170,13 +177,42 @@ export async function tridiagonalize(a: Float64Array, d: number): Promise<Reduct
       for (let p = 0; p < nb; p++) V[(r - 1) * nb + p] = X[r * nb2 + 2 * p];
     }
     panels.push({ start: base, count: nb, rows: s - 1, V, T });
-    const m = s - nb;
-    const out = buffers[panels.length % 2].subarray(0, m * m); // the buffer not holding S
-    await trailingUpdate(S, s, nb, X.subarray(nb * nb2, s * nb2), Y.subarray(nb * nb2, s * nb2), nb2, out);
-    S = out;
-    s = m;
+    await lowerUpdate(arena, A.subarray((base + nb) * d + base + nb), d, s - nb, X.subarray(nb * nb2), Y.subarray(nb * nb2), nb2, P);
+    s -= nb;
     base += nb;
   }
-  diag[d - 1] = S[(s - 1) * s + (s - 1)];
+  diag[d - 1] = A[(d - 1) * d + d - 1];
   return { dim: d, tri: { diag, off }, panels };
+}
+
+/**
+ * The lower triangle of the m×m block (row stride `stride`, a view in the arena) minus X·Yᵀ, the
+ * symmetric rank-2·nb update closing a panel (X = [V W], Y = [W V], m×nb2): per band of rows,
+ * ORT computes the band's product with the rows of Y up to the band's end into P, and the SIMD
+ * kernel subtracts it in place. Entries right of a band's diagonal block are left stale.
+ */
+async function lowerUpdate(arena: SimdArena, block: Float64Array, stride: number, m: number, X: Float64Array, Y: Float64Array, nb2: number, P: Float64Array): Promise<void> {
+  if (m === 0) return;
+  const bands = bandsFor(m);
+  const count = bands.sizes.length;
+  const feeds: Record<string, ort.Tensor> = {};
+  const fetches: Record<string, ort.Tensor> = {};
+  const products: Float64Array[] = [];
+  for (let b = 0, at = 0; b < count; b++) {
+    const o = bands.offsets[b];
+    const size = bands.sizes[b];
+    const width = o + size;
+    const product = P.subarray(at, at + size * width);
+    at += size * width;
+    products.push(product);
+    feeds[`A${b}`] = f64(X.subarray(o * nb2, width * nb2), [size, nb2]);
+    feeds[`B${b}`] = f64(Y.subarray(0, width * nb2), [width, nb2]);
+    fetches[`S${b}`] = f64(product, [size, width]);
+  }
+  await (await bandSession(count, false, false)()).run(feeds, fetches);
+  for (let b = 0; b < count; b++) {
+    const o = bands.offsets[b];
+    const width = o + bands.sizes[b];
+    arena.subtract(block.subarray(o * stride), stride, products[b], width, bands.sizes[b], width);
+  }
 }

@@ -38,7 +38,7 @@ export interface RowsOptions {
 
 /**
  * The statistics of n rows (row-major float32, n·dim values).
- * Throws NonFiniteFeatureError naming the first row with a NaN/Inf, before any work is done.
+ * Throws NonFiniteFeatureError naming the first row with a NaN/Inf.
  */
 export async function statsOfRows(rows: Float32Array, n: number, dim: number, opts: RowsOptions = {}): Promise<FeatureStats> {
   const { firstRowIndex = 0, rowName } = opts;
@@ -51,36 +51,24 @@ export async function statsOfRows(rows: Float32Array, n: number, dim: number, op
   const batchRows = opts.batchRows ?? Math.max(1, Math.floor(BATCH_ELEMENTS / dim));
   if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`batchRows must be a positive integer, got ${batchRows}`);
 
-  // Pass 1 (cheap, JS): validate every row, min/max, sums. Nothing is merged before the
-  // whole input is known to be finite, so a bad row leaves the caller's statistics untouched.
-  // The row's check is one running sum of v − v (NaN as soon as a value is NaN or ±Inf) and min/max
-  // are selects, not branches: ~1.6× faster than testing each value (20,000 × 1280: 125 → 78 ms).
+  // One pass (cross-product.ts) validates, takes min/max/sums and the cross-product. A batch with
+  // a NaN or ±Inf is scanned again here to name the first bad value; `out` is thrown away then,
+  // so a bad row leaves the caller's statistics untouched.
   const sums = new Float64Array(dim);
-  const { min, max } = out;
-  for (let i = 0; i < n; i++) {
-    const base = i * dim;
-    let bad = 0;
-    for (let j = 0; j < dim; j++) {
-      const v = rows[base + j];
-      bad += v - v;
-      sums[j] += v;
-      const lo = min[j];
-      min[j] = v < lo ? v : lo;
-      const hi = max[j];
-      max[j] = v > hi ? v : hi;
+  const firstNonFinite = (first: number, count: number): never => {
+    for (let i = first; i < first + count; i++) {
+      for (let j = 0; j < dim; j++) {
+        const v = rows[i * dim + j];
+        if (v - v !== 0) {
+          const rowIndex = firstRowIndex + i;
+          throw new NonFiniteFeatureError(rowIndex, rowName?.(rowIndex), j, v);
+        }
+      }
     }
-    if (bad !== 0) {
-      let j = 0;
-      while (rows[base + j] - rows[base + j] === 0) j++;
-      const rowIndex = firstRowIndex + i;
-      throw new NonFiniteFeatureError(rowIndex, rowName?.(rowIndex), j, rows[base + j]);
-    }
-  }
-
-  // Pass 2 (float64): the cross-product centred on the mean of all n rows — the exact two-pass
-  // algorithm, no merge between batches: they add up inside the GEMMs.
+    throw new Error('internal: a batch flagged as non-finite has only finite values');
+  };
+  await centredCrossProduct(rows, n, dim, { sums, min: out.min, max: out.max }, out.m2, firstNonFinite, batchRows);
   for (let j = 0; j < dim; j++) out.mean[j] = sums[j] / n;
-  await centredCrossProduct(rows, n, dim, out.mean, out.m2, batchRows);
   out.count = n;
   return out;
 }
