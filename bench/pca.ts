@@ -140,7 +140,12 @@ def covariance_eigh():
         ev[ev < 0] = 0
         signs = np.sign(vec[np.arange(vec.shape[0]), np.argmax(np.abs(vec), axis=1)])
         return ev, ev / ev.sum(), vec * signs[:, None], 'numpy (scikit-learn 1.5 steps)'
-ce_values, ce_ratios, ce_components, ce_impl = clock('covarianceEighMs', covariance_eigh)
+# Three times, as ours: the first call and the median of the three.
+ce_times = []
+for _ in range(3):
+    t = time.perf_counter(); ce_values, ce_ratios, ce_components, ce_impl = covariance_eigh(); ce_times.append((time.perf_counter() - t) * 1000)
+out['covarianceEighFirstMs'] = ce_times[0]
+out['covarianceEighMs'] = sorted(ce_times)[1]
 out['covarianceEighImpl'] = ce_impl
 out['covarianceEighEigenvalues'] = ce_values.tolist()
 out['covarianceEighRatios'] = ce_ratios.tolist()
@@ -164,6 +169,7 @@ interface PythonResult {
   fullKForVariance: number;
   sklearnVersion: string;
   covarianceEighMs: number;
+  covarianceEighFirstMs: number;
   covarianceEighImpl: string;
   covarianceEighEigenvalues: number[];
   covarianceEighRatios: number[];
@@ -226,18 +232,31 @@ export async function benchPca(opts: BenchPcaOptions = {}): Promise<Figures> {
   // Warm the ORT sessions (one-time graph builds, not part of any per-dataset cost).
   await fitPca(await statsOfRows(x.subarray(0, 3 * 80), 3, 80), { scale: 'none', components: { k: 1 }, featurizer: FEATURIZER });
 
-  log('accumulating statistics');
-  const [stats, accumulateMs] = await timed(() => statsOfRows(x, n, d));
+  // Statistics + fit three times: the first call in this process (its buffers, ORT's allocations
+  // at these shapes, V8's compilation) and the median of the three, as the comparators below.
+  log('accumulating statistics and fitting PCA (3 times)');
+  const runs: { accumulateMs: number; fitMs: number }[] = [];
+  let first: { stats: Awaited<ReturnType<typeof statsOfRows>>; model: Awaited<ReturnType<typeof fitPca>> } | undefined;
+  for (let r = 0; r < 3; r++) {
+    const [stats, accumulateMs] = await timed(() => statsOfRows(x, n, d));
+    const [model, fitMs] = await timed(() => fitPca(stats, { scale: 'none', components: { k }, featurizer: FEATURIZER }));
+    runs.push({ accumulateMs, fitMs });
+    first ??= { stats, model };
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const { stats, model } = first!;
+  const accumulateMs = median(runs.map((r) => r.accumulateMs));
+  const fitK200Ms = median(runs.map((r) => r.fitMs));
+  const togetherMs = median(runs.map((r) => r.accumulateMs + r.fitMs));
   out.accumulateMs = accumulateMs;
   out.accumulateRowsPerSec = (n / accumulateMs) * 1000;
-
-  log('fitting PCA');
-  const [model, fitK200Ms] = await timed(() => fitPca(stats, { scale: 'none', components: { k }, featurizer: FEATURIZER }));
   out.fitKMs = fitK200Ms;
+  out.accumulateFirstMs = runs[0].accumulateMs;
+  out.fitKFirstMs = runs[0].fitMs;
   const [modelVar, fitVarianceMs] = await timed(() => fitPca(stats, { scale: 'none', components: { variance }, featurizer: FEATURIZER }));
   out.fitVarianceMs = fitVarianceMs;
   out.kForVariance = modelVar.k;
-  out.accumulateAndFitKMs = accumulateMs + fitK200Ms;
+  out.accumulateAndFitKMs = togetherMs;
   const [standardModel, fitStandardMs] = await timed(() => fitPca(stats, { scale: 'standard', components: { k }, featurizer: FEATURIZER }));
   out.fitKStandardMs = fitStandardMs;
 
@@ -297,8 +316,11 @@ export async function benchPca(opts: BenchPcaOptions = {}): Promise<Figures> {
     out.fitKOverSklearnRandomized = fitK200Ms / py.sklearnRandomized200Ms;
     // The fair comparator: covariance_eigh computes XᵀX from the rows as our accumulate does, then eigh.
     out.covarianceEighMs = py.covarianceEighMs;
+    out.covarianceEighFirstMs = py.covarianceEighFirstMs;
     out.covarianceEighImpl = py.covarianceEighImpl;
-    out.accumulateAndFitKOverCovarianceEigh = (accumulateMs + fitK200Ms) / py.covarianceEighMs;
+    out.accumulateAndFitKOverCovarianceEigh = togetherMs / py.covarianceEighMs;
+    out.firstCallsOverCovarianceEighFirst = (runs[0].accumulateMs + runs[0].fitMs) / py.covarianceEighFirstMs;
+    out.fitKOverCovarianceEigh = fitK200Ms / py.covarianceEighMs;
     let ceEigenRel = 0;
     let ceRatio = 0;
     for (let i = 0; i < k; i++) {
@@ -316,7 +338,7 @@ export async function benchPca(opts: BenchPcaOptions = {}): Promise<Figures> {
     out.ratioMaxAbsDiffTopKVsCovarianceEigh = ceRatio;
     out.componentMax1MinusCosTop10VsCovarianceEigh = ceComponent;
     out.equalTo1e10VsCovarianceEigh = ceEigenRel <= 1e-10 && ceRatio <= 1e-10 && ceComponent <= 1e-10 ? 'yes' : 'no';
-    out.accumulateAndFitKOverSklearnRandomized = (accumulateMs + fitK200Ms) / py.sklearnRandomized200Ms;
+    out.accumulateAndFitKOverSklearnRandomized = togetherMs / py.sklearnRandomized200Ms;
   } else {
     out.sklearn = 'skipped (no python3 with scikit-learn)';
   }
