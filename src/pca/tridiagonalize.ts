@@ -5,11 +5,12 @@
 // Why this shape: the reduction is the O(d³) heart of the eigensolver. Unblocked in plain JS it
 // took 1.2 s for d = 1280 (~2.3 GFLOP/s). Here the GEMVs (memory-bound, half the flops) run in a
 // WebAssembly SIMD kernel on the trailing matrix kept in a wasm memory, the panel updates (GEMM,
-// the other half) in ONNX Runtime's float64 MLAS kernels on the lower block triangle only, applied
-// in place (band-gemm.ts; d = 1280: ~75 → ~40 ms, and no first-call allocations of ~100 MB of
-// sliced copies), and JS keeps only the O(d²·NB) bookkeeping. The GEMVs were in ORT too (MatMul with N = 1): 1.9 s of the reduction's 2.5 s at
-// d = 1280 on the loaded 2-core machine, against ~0.3 s now. Q is kept as per-panel compact-WY
-// factors (V, T) so that eigenvectors can be back-transformed with GEMMs as well.
+// the other half) in ONNX Runtime's float64 MLAS kernels on the lower block triangle only,
+// subtracted in place (band-gemm.ts; d = 1280: ~75 → ~40 ms, and none of the ~100 MB of sliced
+// copies a full update allocated on a first call), and JS keeps only the O(d²·NB) bookkeeping.
+// The GEMVs were in ORT too (MatMul with N = 1): 1.9 s of the reduction's 2.5 s at d = 1280 on
+// the loaded 2-core machine, against ~0.1 s now. Q is kept as per-panel compact-WY factors (V, T)
+// so that eigenvectors can be back-transformed with GEMMs as well.
 import type * as ort from 'onnxruntime-node';
 import { bandSession, bandsFor } from '../kernels/band-gemm.js';
 import { f64 } from '../kernels/ort-graph.js';

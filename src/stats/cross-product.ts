@@ -2,14 +2,14 @@
 // in one pass over the rows (which also yields their sums, min and max).
 //
 // JS writes a shifted batch transposed (Xc, dim × n, float64: one row per feature) into a reused
-// scratch buffer; ONNX Runtime's float64 Gemm (MLAS) then computes only the upper block triangle of
-// the symmetric result (kernels/band-gemm.ts): for each band of ~160 features, C[band, band…] += Xc[band] · Xc[band…]ᵀ,
-// both operands being contiguous row ranges of the same buffer (no copy), the running sum going
-// in as the Gemm's C. That is 56 % of the full product's flops for d = 1280 (a SYRK is 50 %), each
-// entry still one float64 dot product. Measured for 20,000 × 1280 in 3,276-row batches on the
-// 2-core machine: 1.3 s of CPU against 2.0 s for the former graph (Cast, Sub and Split in ORT, then
-// 10 Gemms on 320-column blocks of the row-major batch: the copies and transposed packing cost as
-// much as the saved flops), and the batches no longer need a full-matrix copy and merge each.
+// scratch buffer; ONNX Runtime's float64 Gemm (MLAS) then computes only the upper block triangle
+// of the symmetric result (kernels/band-gemm.ts): for each band of ~160 features,
+// C[band, band…] += Xc[band] · Xc[band…]ᵀ, both operands being contiguous row ranges of the same
+// buffer (no copy), the running sum going in as the Gemm's C. Measured for 20,000 × 1280 in
+// 3,276-row batches on the 2-core machine: 1.3 s of CPU against 2.0 s for the former graph (Cast,
+// Sub and Split in ORT, then 10 Gemms on 320-column blocks of the row-major batch: the copies and
+// transposed packing cost as much as the saved flops), and the batches no longer need a
+// full-matrix copy and merge each.
 import type * as ort from 'onnxruntime-node';
 import { bandSession, bandsFor, type Bands } from '../kernels/band-gemm.js';
 import { f64 } from '../kernels/ort-graph.js';
