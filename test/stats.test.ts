@@ -102,6 +102,23 @@ describe('statsOfRows', () => {
     assertClose(s.m2, ref.m2, 0, 1e-12 * maxAbs(ref.m2), 'm2 with mean 4096');
   });
 
+  test('stays accurate when the first rows, which the products are shifted by, are far-off outliers', async () => {
+    const n = 40000;
+    const d = 2;
+    const rnd = seeded(6);
+    const rows = new Float32Array(n * d);
+    // 16 rows near 1e4 first, then 39,984 rows spread ~1 around 0: the shift (the first rows' mean)
+    // lands ~2,500 standard deviations from the overall mean, and the products are taken again.
+    for (let i = 0; i < rows.length; i++) rows[i] = (i < 16 * d ? 1e4 : 0) + Math.round((rnd() - 0.5) * 1024) / 512;
+    const ref = naive(rows, n, d);
+    for (const batchRows of [n, 3001]) {
+      const s = await statsOfRows(rows, n, d, { batchRows });
+      assertClose(s.m2, ref.m2, 0, 1e-13 * maxAbs(ref.m2), `m2, batches of ${batchRows}`);
+      assertClose(s.mean, ref.mean, 1e-14, 0, 'mean');
+      assert.deepEqual([s.min[0], s.max[0]], [ref.min[0], ref.max[0]], 'min/max once, not twice');
+    }
+  });
+
   test('zero rows give empty statistics', async () => {
     const s = await statsOfRows(new Float32Array(0), 0, 5);
     assert.equal(s.count, 0);

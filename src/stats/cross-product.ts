@@ -90,9 +90,11 @@ function shiftOf(rows: Float32Array, n: number, dim: number): Float64Array {
  * `rows` holds exactly n·dim float32 values, row-major, n ≥ 1.
  *
  * The products are taken about a shift s (the mean of the first rows), then corrected:
- * Σ (x − mean)(x − mean)ᵀ = Σ (x − s)(x − s)ᵀ − n·(mean − s)(mean − s)ᵀ. With s near the mean the
- * correction is of the order of the products' own rounding (raw sums, s = 0, would cancel
- * catastrophically when the mean dwarfs the spread); it saves a second pass over the rows.
+ * Σ (x − mean)(x − mean)ᵀ = Σ (x − s)(x − s)ᵀ − n·(mean − s)(mean − s)ᵀ. The correction costs
+ * about ε·n·(mean − s)² of accuracy, nothing while s is within a few standard deviations of the
+ * mean (raw sums, s = 0, would cancel catastrophically when the mean dwarfs the spread); it saves a
+ * second pass over the rows. When the first rows were so far off that a feature's correction
+ * exceeds SHIFT_GUARD times its variance, the products are taken again about the exact mean.
  * A batch holding a NaN or ±Infinity calls `nonFinite(first, count)` with its row range, which
  * must throw; nothing is written to `out` then.
  */
@@ -106,15 +108,54 @@ export async function centredCrossProduct(
   batchRows = n,
 ): Promise<void> {
   const bands = bandsFor(dim);
+  const shift = shiftOf(rows, n, dim);
+  const bandSums = await shiftedProducts(rows, n, dim, shift, moments, nonFinite, batchRows, bands);
+  const offset = new Float64Array(dim);
+  for (let j = 0; j < dim; j++) offset[j] = moments.sums[j] / n - shift[j];
+  if (shiftTooFar(bandSums, bands, offset, n)) {
+    const mean = moments.sums.map((sum) => sum / n);
+    const again: RowMoments = { sums: new Float64Array(dim), min: new Float64Array(dim).fill(Infinity), max: new Float64Array(dim).fill(-Infinity) };
+    writeSymmetric(await shiftedProducts(rows, n, dim, mean, again, nonFinite, batchRows, bands), bands, dim, new Float64Array(dim), n, out);
+    return;
+  }
+  writeSymmetric(bandSums, bands, dim, offset, n, out);
+}
+
+/** ε·n·offset² of round-off against at most 1e3·variance: ~2e-13 relative at worst. */
+const SHIFT_GUARD = 1e3;
+
+function shiftTooFar(bandSums: Float64Array[], bands: Bands, offset: Float64Array, n: number): boolean {
+  for (let b = 0; b < bands.sizes.length; b++) {
+    const width = bandSums[b].length / bands.sizes[b]; // features o … dim−1
+    for (let a = 0; a < bands.sizes[b]; a++) {
+      const j = bands.offsets[b] + a;
+      const correction = n * offset[j] * offset[j];
+      if (correction > 0 && correction > SHIFT_GUARD * (bandSums[b][a * width + a] - correction)) return true;
+    }
+  }
+  return false;
+}
+
+/** The band sums (upper block triangle) of Σ (x − shift)(x − shift)ᵀ, batch by batch. */
+async function shiftedProducts(
+  rows: Float32Array,
+  n: number,
+  dim: number,
+  shift: Float64Array,
+  moments: RowMoments,
+  nonFinite: (first: number, count: number) => never,
+  batchRows: number,
+  bands: Bands,
+): Promise<Float64Array[]> {
   const count = bands.sizes.length;
   // Per task: every worker computes its parts' statistics at once (the thread budget).
   const session = bandSession(count, true, true);
-  const shift = shiftOf(rows, n, dim);
   // Running sums of the bands, ping-ponged between two sets: ORT's outputs may not alias inputs.
   const sums = [0, 1].map(() => bands.offsets.map((o, b) => new Float64Array(bands.sizes[b] * (dim - o))));
   const scratch = takeScratch(Math.min(n, batchRows) * dim);
+  let turn = 0;
   try {
-    for (let start = 0, turn = 0; start < n; start += batchRows, turn ^= 1) {
+    for (let start = 0; start < n; start += batchRows, turn ^= 1) {
       const m = Math.min(batchRows, n - start);
       const xc = scratch.subarray(0, m * dim);
       if (shiftedTranspose(rows.subarray(start * dim, (start + m) * dim), m, dim, shift, xc, moments) !== 0) nonFinite(start, m);
@@ -129,16 +170,11 @@ export async function centredCrossProduct(
         fetches[`S${b}`] = f64(sums[turn ^ 1][b], shape);
       }
       await (await session()).run(feeds, fetches);
-      if (start + batchRows >= n) {
-        const offset = new Float64Array(dim);
-        for (let j = 0; j < dim; j++) offset[j] = moments.sums[j] / n - shift[j];
-        writeSymmetric(sums[turn ^ 1], bands, dim, offset, n, out);
-        return;
-      }
     }
   } finally {
     giveBack(scratch);
   }
+  return sums[turn];
 }
 
 /**
