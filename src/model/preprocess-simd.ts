@@ -2,15 +2,16 @@
 // WebAssembly SIMD kernel, bit-identical to the graph nodes of graph-edit.ts as ONNX Runtime
 // runs them: the per-channel affine map is a 256-entry table per channel (Cast, Mul, Add on
 // a byte give exactly those float32 values), and each output is ORT's bilinear formula
-// ((dx2·dy2)·X11 + (dx1·dy2)·X21) + (dx2·dy1)·X12) + (dx1·dy1)·X22 in float32, same weights, same
-// order (float32 products and sums are correctly rounded in both, so the bits agree).
+// (((dx2·dy2)·X11 + (dx1·dy2)·X21) + (dx2·dy1)·X12) + (dx1·dy1)·X22 in float32, same weights,
+// same order (float32 products and sums are correctly rounded in both, so the bits agree).
 //
 // Why: in the spliced graph the preprocessing cost ~0.42 ms of CPU per 100×100 photo against
 // ~7.7 ms for the network (ORT's Resize alone 0.24 ms: four indexed loads per output); here it
-// is ~0.1 ms. Four outputs of a row take their inputs from a window of at most eight floats of an
-// input row (upsampling, or downsampling by at most 2), so one pair of 16-byte loads and byte
+// is ~0.16 ms. Four outputs of a row take their inputs from a window of at most eight floats of
+// an input row (upsampling, or downsampling by at most 2), so one pair of 16-byte loads and byte
 // swizzles gathers them. Other geometries (and output widths not a multiple of 4, NHWC inputs)
-// are refused (supports, accepts); the featurizer runs the graph then. Test: test/preprocess-simd.test.ts.
+// are refused (supports, accepts); the featurizer runs the graph then.
+// Test: test/preprocess-simd.test.ts.
 import { I32, V128, encodeModule, wasm as w, whileLoop, type FunctionSpec } from '../kernels/wasm-module.js';
 import { channelAffine, type ModelSpec } from './spec.js';
 
@@ -159,6 +160,7 @@ export class SimdPreprocessor {
       ok = Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1;
       const x = ok ? axis(width, this.outW) : undefined;
       for (let o = 0; x && o < this.outW; o += 4) if (x.i2[o + 3] - x.i1[o] > 7) ok = false;
+      if (this.accepted.size >= 256) this.accepted.clear(); // a server sees photos of any size
       this.accepted.set(key, ok);
     }
     return ok;
