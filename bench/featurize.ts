@@ -3,7 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { childrenCpuSeconds, cli, modelDir, repeatedDataset, runNode, repoRoot } from './util.js';
+import { childrenCpuSeconds, cli, modelDir, rawInferScript, repeatedDataset, runNode } from './util.js';
 
 export interface FeaturizeBenchOptions {
   images: number;
@@ -14,7 +14,7 @@ export interface FeaturizeBenchOptions {
 }
 
 async function rawInference(o: FeaturizeBenchOptions): Promise<{ rate: number; perCpuSecond: number }> {
-  const script = path.join(repoRoot, 'dist', 'bench', 'raw-infer.js');
+  const script = rawInferScript;
   const runs = await Promise.all(
     Array.from({ length: o.workers }, () =>
       runNode([script, String(o.batchSize), String(o.rawSeconds)], { FRUITS_WORKER_THREADS: String(o.threads), FRUITS_MODEL_DIR: modelDir }),

@@ -14,7 +14,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cli, miniData, modelDir, runNode, table } from './util.js';
+import { cli, miniData, modelDir, rawInferScript, runNode, table } from './util.js';
 
 const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 20);
 const WARMUP_SECONDS = 3;
@@ -189,7 +189,7 @@ async function openLoop(base: string, bodies: Buffer[], rate: number, seconds: n
 }
 
 async function rawInference(batch: number, seconds: number): Promise<number> {
-  const script = path.join(path.dirname(cli), '..', '..', 'bench', 'raw-infer.js');
+  const script = rawInferScript;
   const r = await runNode([script, String(batch), String(seconds)], { FRUITS_WORKER_THREADS: String(os.availableParallelism()), FRUITS_MODEL_DIR: modelDir });
   if (r.code !== 0) throw new Error(`raw inference failed: ${r.stderr}`);
   const { images, seconds: s } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { images: number; seconds: number };

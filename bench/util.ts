@@ -10,6 +10,8 @@ export const shared = process.env.FRUITS_SHARED_DIR ?? path.resolve(repoRoot, '.
 export const miniData = path.join(shared, 'data', 'fruits360-mini');
 export const modelDir = path.join(shared, 'models');
 export const cli = path.join(repoRoot, 'dist', 'bundle', 'main.js');
+/** The raw-inference child (the network alone on synthetic tensors), as built by tsc. */
+export const rawInferScript = path.join(repoRoot, 'dist', 'bench', 'raw-infer.js');
 
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
