@@ -371,8 +371,9 @@ describe('withFeatureOutput', () => {
       await session.release();
       await separate.release();
     }
-    // The featurizer runs the spliced model and gives the same vectors.
-    const f = await Featurizer.load({ spec: MOBILENET_V2_SHARED, path: sharedModelPath, sha256: SHARED_MODEL_SHA256 }, { threads: 1 });
+    // The featurizer's graph path runs the spliced model and gives the same vectors (its default,
+    // the SIMD preprocessing, is held to this path in preprocess-simd.test.ts).
+    const f = await Featurizer.load({ spec: MOBILENET_V2_SHARED, path: sharedModelPath, sha256: SHARED_MODEL_SHA256 }, { threads: 1, preprocessing: 'graph' });
     try {
       const got = await f.featurize({ width: photos.width, height: photos.height, images: photos.pixels });
       const want = (await features('features')).data as Float32Array;
@@ -394,7 +395,7 @@ describe('withFeatureOutput', () => {
       const file = path.join(tmp.dir, 'opset12.onnx');
       await fs.writeFile(file, oldBytes);
       const photos = await imageTensor(await fruitPhotos(3));
-      const f = await Featurizer.load({ spec: MOBILENET_V2_SHARED, path: file, sha256: 'x'.repeat(64) }, { threads: 1 });
+      const f = await Featurizer.load({ spec: MOBILENET_V2_SHARED, path: file, sha256: 'x'.repeat(64) }, { threads: 1, preprocessing: 'graph' });
       const got = await f.featurize({ width: photos.width, height: photos.height, images: photos.pixels }).finally(() => f.release());
       const want = (await features('features')).data as Float32Array;
       assert.ok(got.every((v, i) => Math.abs(v - want[i]) <= 1e-5));

@@ -1,9 +1,8 @@
 // The eigenvectors' back-transformation of the symmetric eigensolver, as an ONNX Runtime graph
 // (MLAS: multi-threaded, SIMD); its panel updates are in band-gemm.ts, its matrix–vector products
-// in simd-gemv.ts. Matrices are
-// row-major Float64Arrays handed to ORT without copies, and results are written into caller-owned
-// buffers (pre-allocated outputs), so the O(d²) passes stay few and nothing large is re-allocated
-// per call.
+// in simd-gemv.ts. Matrices are row-major Float64Arrays handed to ORT without copies, and results
+// are written into caller-owned buffers (pre-allocated outputs), so the O(d²) passes stay few and
+// nothing large is re-allocated per call.
 import type * as ort from 'onnxruntime-node';
 import { DOUBLE, NO_SPINNING, f64, lazySession, op, tensorInfo } from './ort-graph.js';
 
